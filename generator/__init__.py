@@ -1,0 +1,1 @@
+"""numspec: lint, generate, serve, contract-test and document the phone-number contract."""

@@ -1,0 +1,135 @@
+"""The `numspec` command line: one sub-command per job, each implemented in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from generator.specload import DEFAULT_SPEC, SpecError
+
+EPILOG = """\
+examples:
+  numspec lint                      check spec/ and list its operations per provider
+  numspec generate                  write models, clients and server stubs into generated/
+  numspec generate --check          exit 1 when generated/ is stale (CI drift gate)
+  numspec serve                     run the emulator for both providers on 127.0.0.1:8000
+  numspec contract --provider freeclimb --url http://127.0.0.1:8000/apiserver --auth ID:KEY
+  numspec docs build --out numspec-docs.html
+"""
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from generator import lint
+    return lint.main(args)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from generator import codegen
+    return codegen.main(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from emulator import serve
+    return serve.main(args)
+
+
+def _contract(args: argparse.Namespace) -> int:
+    from generator import contract
+    return contract.main(args)
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from generator import docs
+    return docs.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="numspec",
+        description="Tools for one OpenAPI 3.1 contract covering FreeClimb's and Restcomm's "
+                    "phone-number APIs.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("lint", help="check that a contract is sound",
+                       description="Validate a contract with openapi-spec-validator plus numspec's "
+                                   "own rules (examples valid, no dangling $ref, security schemes "
+                                   "defined, 4xx documented, unique operationIds, no unused "
+                                   "components). Exits 1 on any error.")
+    p.add_argument("path", nargs="?", default=str(DEFAULT_SPEC),
+                   help="root file or folder of the contract (default: spec/openapi.yaml)")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="print findings only, not the table of operations")
+    p.set_defaults(func=_lint)
+
+    p = sub.add_parser("generate", help="generate models, clients and server stubs",
+                       description="Generate Pydantic models, httpx clients and FastAPI server "
+                                   "stubs per provider from the contract. Refuses an unsound "
+                                   "contract. Writes atomically.")
+    p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
+    p.add_argument("--out", default=None, help="output folder (default: generated/)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 and list differences when the output is stale")
+    p.set_defaults(func=_generate)
+
+    p = sub.add_parser("serve", help="run the emulator for both providers",
+                       description="Serve FreeClimb under /apiserver and Restcomm under /restcomm "
+                                   "from one process, with state in SQLite.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--db", default="numspec.db",
+                   help="SQLite file (default: numspec.db); ':memory:' for a throwaway run")
+    p.add_argument("--inventory", type=int, default=None,
+                   help="how many available numbers to seed into a new database")
+    p.add_argument("--config", default=None, help="TOML file with extra accounts")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("contract", help="prove a live server honours the contract",
+                       description="Run Schemathesis against a live server for one provider, "
+                                   "with numspec's provider checks on top.")
+    p.add_argument("--provider", required=True, choices=["freeclimb", "restcomm"])
+    p.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8000/apiserver")
+    p.add_argument("--auth", required=True, metavar="USER:PASS", help="Basic-auth credentials")
+    p.add_argument("--read-only", action="store_true",
+                   help="only safe methods (GET): for production endpoints where buying costs money")
+    p.add_argument("--max-examples", type=int, default=None,
+                   help="examples per operation in the fuzzing phase")
+    p.add_argument("--phases", default=None,
+                   help="comma-separated phases: examples,coverage,fuzzing,stateful (default: all)")
+    p.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
+    p.add_argument("--junit", default=None, metavar="PATH", help="write a JUnit XML report here")
+    p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
+    p.set_defaults(func=_contract)
+
+    p = sub.add_parser("docs", help="browse the contract as documentation",
+                       description="'numspec docs build' writes one self-contained HTML file; "
+                                   "'numspec docs' (or 'docs serve') serves it on loopback.")
+    p.add_argument("action", nargs="?", default="serve", choices=["serve", "build"])
+    p.add_argument("--out", default="numspec-docs.html", help="file to write with 'build'")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
+    p.set_defaults(func=_docs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return func(args)
+    except SpecError as exc:
+        for finding in exc.findings:
+            print(f"error: {finding}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
