@@ -183,6 +183,7 @@ class _Bundler:
         self.cache: dict[Path, Any] = {}
         self.findings: list[Finding] = []
         self.hoisted: dict[tuple[str, str], dict[str, Any]] = {}
+        self.hoisted_from: dict[tuple[str, str], str] = {}
         self.origins: dict[str, tuple[str, str]] = {}
 
     def doc(self, path: Path) -> Any:
@@ -247,6 +248,12 @@ class _Bundler:
         section = tokens[-2] if len(tokens) >= 2 else None
         if section in COMPONENT_SECTIONS and key not in inlining:
             name = tokens[-1]
+            first = self.hoisted_from.setdefault((section, name), key)
+            if first != key:
+                self.findings.append(Finding(here[0], here[1], (
+                    f"components.{section}.{name} is defined in two files "
+                    f"({first.split('#')[0]} and {target}); rename one")))
+                return node
             if (section, name) not in self.hoisted:
                 self.hoisted[(section, name)] = {}
                 comp_ptr = pointer_join("/components", section, name)
