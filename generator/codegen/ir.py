@@ -1,0 +1,437 @@
+"""From a bundled OpenAPI document to the few facts the templates need (the "parser" layer).
+
+Operations are grouped into providers by their first tag. Two operations that differ only by a
+`.json` suffix on the last path segment (Twilio-style format suffix) become one logical
+operation with two routes: the suffixed one always speaks JSON, the bare one negotiates.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from generator.specload import escape, resolve_pointer
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+JSON = "application/json"
+XML = "application/xml"
+FORM = "application/x-www-form-urlencoded"
+
+
+class UnsupportedSpec(Exception):
+    """The document uses something the generator cannot express; the message says where."""
+
+
+@dataclass
+class Param:
+    name: str           # on the wire
+    py_name: str        # in Python
+    location: str       # path | query
+    required: bool
+    annotation: str     # Python type
+    constraints: dict[str, Any]
+    default: Any
+    has_default: bool
+    description: str
+    is_account: bool    # bound once in the client, checked against the auth user
+
+
+@dataclass
+class Body:
+    media_type: str
+    model: str
+    required: bool
+
+
+@dataclass
+class Reply:
+    status: int
+    media_types: list[str]            # in declared order; the first is the default
+    models: dict[str, str | None]     # media type -> model class (None: plain text / no schema)
+    envelopes: dict[str, str]         # media type -> property that wraps the JSON model in XML
+    xml_shapes: dict[str, str]        # media type -> name of the XML shape in wire.py
+
+
+@dataclass
+class Route:
+    path: str
+    fixed_media: str | None           # the suffixed twin always answers with this
+
+
+@dataclass
+class Operation:
+    operation_id: str
+    name: str
+    method: str
+    routes: list[Route]
+    params: list[Param]
+    body: Body | None
+    success: Reply
+    errors: list[Reply]
+    summary: str
+    paging: Paging | None = None
+
+    @property
+    def path(self) -> str:
+        """The JSON-speaking route when there is one (what the client calls by default)."""
+        for route in self.routes:
+            if route.fixed_media == JSON:
+                return route.path
+        return self.routes[0].path
+
+    @property
+    def bare_path(self) -> str:
+        return self.routes[-1].path
+
+    @property
+    def negotiates(self) -> bool:
+        return len(self.success.media_types) > 1
+
+    @property
+    def path_params(self) -> list[Param]:
+        return [p for p in self.params if p.location == "path"]
+
+    @property
+    def query_params(self) -> list[Param]:
+        return [p for p in self.params if p.location == "query"]
+
+    @property
+    def pascal(self) -> str:
+        return pascal(self.operation_id)
+
+
+@dataclass
+class Paging:
+    items_key: str          # wire key of the array
+    item_model: str
+    next_key: str           # wire key of the next-page link
+    page_param: Param | None  # when set, iterate by page number (filters survive)
+
+    @property
+    def page_name(self) -> str:
+        return self.page_param.name if self.page_param else ""
+
+
+@dataclass
+class Provider:
+    tag: str
+    package: str
+    prefix: str
+    description: str
+    base_url: str
+    operations: list[Operation] = field(default_factory=list)
+    schema_names: set[str] = field(default_factory=set)
+    xml_shapes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def account_param(self) -> Param | None:
+        for op in self.operations:
+            for p in op.params:
+                if p.is_account:
+                    return p
+        return None
+
+
+def snake(name: str) -> str:
+    name = re.sub(r"[^0-9A-Za-z]+", "_", name)
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    name = name.strip("_").lower() or "value"
+    if name[0].isdigit():
+        name = "n_" + name
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+def pascal(name: str) -> str:
+    parts = re.split(r"[^0-9A-Za-z]+", name)
+    out = "".join(p[:1].upper() + p[1:] for p in parts if p)
+    return out if out and not out[0].isdigit() else "N" + out
+
+
+class Parser:
+    def __init__(self, document: dict[str, Any]):
+        self.doc = document
+        self.hoisted: dict[str, Any] = {}   # inline schemas given a component name
+
+    # -- helpers -------------------------------------------------------------
+    def deref(self, node: Any) -> Any:
+        seen = 0
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            ref = node["$ref"]
+            if not ref.startswith("#"):
+                raise UnsupportedSpec(f"external $ref {ref!r}: bundle the document first")
+            node = resolve_pointer(self.doc, ref[1:])
+            seen += 1
+            if seen > 50:
+                raise UnsupportedSpec(f"$ref loop at {ref!r}")
+        return node
+
+    def schema_name(self, schema: Any, fallback: str) -> str:
+        """Component name of a body or reply schema; inline schemas are hoisted under `fallback`."""
+        ref = schema.get("$ref") if isinstance(schema, dict) else None
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            return ref.rsplit("/", 1)[1].replace("~1", "/").replace("~0", "~")
+        self.hoisted[fallback] = schema
+        return fallback
+
+    def merged(self, schema: Any, depth: int = 0) -> dict[str, Any]:
+        """A schema with $ref followed and allOf members merged (enough to read properties)."""
+        schema = self.deref(schema)
+        if not isinstance(schema, dict) or depth > 20:
+            return {}
+        out = {k: v for k, v in schema.items() if k != "allOf"}
+        for part in schema.get("allOf", []):
+            sub = self.merged(part, depth + 1)
+            out.setdefault("properties", {})
+            out["properties"] = {**out["properties"], **sub.get("properties", {})}
+            out["required"] = list(out.get("required", [])) + list(sub.get("required", []))
+            for key in ("type", "xml"):
+                if key in sub and key not in out:
+                    out[key] = sub[key]
+        return out
+
+    # -- parameters ----------------------------------------------------------
+    def param(self, raw: Any, where: str) -> Param:
+        p = self.deref(raw)
+        location = p.get("in")
+        if location not in ("path", "query"):
+            raise UnsupportedSpec(f"{where}: parameters in {location!r} are not supported")
+        schema = self.deref(p.get("schema", {}))
+        annotation, constraints = scalar_type(schema, f"{where} parameter {p.get('name')!r}")
+        required = bool(p.get("required", False)) or location == "path"
+        return Param(
+            name=p["name"], py_name=snake(p["name"]), location=location, required=required,
+            annotation=annotation, constraints=constraints,
+            default=schema.get("default"), has_default="default" in schema,
+            description=" ".join(str(p.get("description", "")).split()),
+            is_account=bool(p.get("x-numspec-account", False)),
+        )
+
+    # -- operations ----------------------------------------------------------
+    def providers(self) -> list[Provider]:
+        tags = {t["name"]: t for t in self.doc.get("tags", [])}
+        providers: dict[str, Provider] = {}
+        found: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+        for path, item in self.doc.get("paths", {}).items():
+            item = self.deref(item)
+            for method in HTTP_METHODS:
+                if method in item:
+                    found.append((path, method, item, item[method]))
+        by_key = {(path, method): (item, op) for path, method, item, op in found}
+        twins: dict[tuple[str, str], str] = {}
+        for path, method, _item, _op in found:
+            bare = re.sub(r"\.json$", "", path)
+            if bare != path and (bare, method) in by_key:
+                twins[(bare, method)] = path
+        twin_paths = set(twins.values())
+        for path, method, item, op in found:
+            if path in twin_paths and (re.sub(r"\.json$", "", path), method) in by_key:
+                continue
+            tag = (op.get("tags") or ["default"])[0]
+            if tag not in providers:
+                info = tags.get(tag, {})
+                servers = item.get("servers") or op.get("servers") or self.doc.get("servers") or [{"url": "/"}]
+                providers[tag] = Provider(
+                    tag=tag, package=snake(tag), prefix=info.get("x-numspec-prefix", pascal(tag)),
+                    description=" ".join(str(info.get("description", "")).split()),
+                    base_url=server_url(servers[0]))
+            twin = twins.get((path, method))
+            routes = [Route(twin, JSON), Route(path, None)] if twin else [Route(path, None)]
+            providers[tag].operations.append(self.operation(path, method, item, op, routes))
+        for provider in providers.values():
+            self.collect_schemas(provider)
+        return list(providers.values())
+
+    def operation(self, path: str, method: str, item: dict[str, Any], op: dict[str, Any],
+                  routes: list[Route]) -> Operation:
+        where = f"{method.upper()} {path}"
+        op_id = op.get("operationId") or snake(f"{method}_{path}")
+        raw_params = {}
+        for raw in list(item.get("parameters", [])) + list(op.get("parameters", [])):
+            p = self.deref(raw)
+            raw_params[(p.get("name"), p.get("in"))] = raw
+        params = [self.param(raw, where) for raw in raw_params.values()
+                  if self.deref(raw).get("in") in ("path", "query")]
+        body = None
+        if "requestBody" in op:
+            rb = self.deref(op["requestBody"])
+            content = rb.get("content", {})
+            if content:
+                media = next((m for m in (JSON, FORM) if m in content), None)
+                if media is None:
+                    raise UnsupportedSpec(f"{where}: request bodies of {sorted(content)} are not supported")
+                model = self.schema_name(content[media].get("schema", {}), pascal(op_id) + "Body")
+                body = Body(media, model, bool(rb.get("required", False)))
+        success: Reply | None = None
+        errors = []
+        for status, raw in op.get("responses", {}).items():
+            if not str(status).isdigit():
+                continue
+            reply = self.reply(int(status), self.deref(raw), op_id)
+            if 200 <= reply.status < 300 and success is None:
+                success = reply
+            elif reply.status >= 400:
+                errors.append(reply)
+        if success is None:
+            raise UnsupportedSpec(f"{where}: no 2xx response is documented")
+        operation = Operation(op_id, snake(op_id), method.upper(), routes, params, body, success,
+                              errors, " ".join(str(op.get("summary", "")).split()))
+        operation.paging = self.paging(operation)
+        return operation
+
+    def reply(self, status: int, response: dict[str, Any], op_id: str) -> Reply:
+        content = response.get("content", {}) or {}
+        media_types = list(content)
+        models: dict[str, str | None] = {}
+        envelopes: dict[str, str] = {}
+        shapes: dict[str, str] = {}
+        for media in media_types:
+            schema = content[media].get("schema")
+            if schema is None or not (media == JSON or media.endswith("+json") or media == XML):
+                models[media] = None
+                continue
+            models[media] = self.schema_name(schema, f"{pascal(op_id)}Response{status}")
+        json_model = models.get(JSON)
+        for media in media_types:
+            if media != XML or models.get(media) is None:
+                continue
+            xml_model = models[media]
+            assert xml_model is not None
+            shapes[media] = xml_model
+            if json_model and xml_model != json_model:
+                wrapper = self.merged(self.component(xml_model))
+                props = wrapper.get("properties", {})
+                if len(props) == 1:
+                    key, sub = next(iter(props.items()))
+                    if isinstance(sub, dict) and sub.get("$ref", "").endswith("/" + escape(json_model)):
+                        envelopes[media] = key
+                        models[media] = json_model
+        return Reply(status, media_types, models, envelopes, shapes)
+
+    def component(self, name: str) -> Any:
+        if name in self.hoisted:
+            return self.hoisted[name]
+        return self.doc["components"]["schemas"][name]
+
+    def paging(self, op: Operation) -> Paging | None:
+        model = op.success.models.get(JSON)
+        if op.method != "GET" or model is None:
+            return None
+        props = self.merged(self.component(model)).get("properties", {})
+        next_keys = [k for k in props if re.sub(r"[_\W]", "", k).lower() == "nextpageuri"]
+        arrays = [k for k, v in props.items() if self.merged(v).get("type") == "array"]
+        if len(next_keys) != 1 or len(arrays) != 1:
+            return None
+        items = self.deref(props[arrays[0]]).get("items", {})
+        item_model = self.schema_name(items, f"{op.pascal}Item")
+        page_param = next((p for p in op.query_params if p.name.lower() == "page"), None)
+        return Paging(arrays[0], item_model, next_keys[0], page_param)
+
+    def collect_schemas(self, provider: Provider) -> None:
+        """Every component schema this provider's operations reach, and their XML shapes."""
+        roots: list[str] = []
+        for op in provider.operations:
+            if op.body:
+                roots.append(op.body.model)
+            for reply in [op.success, *op.errors]:
+                roots += [m for m in reply.models.values() if m]
+                roots += list(reply.xml_shapes.values())
+            if op.paging:
+                roots.append(op.paging.item_model)
+        pending = list(dict.fromkeys(roots))
+        while pending:
+            name = pending.pop()
+            if name in provider.schema_names:
+                continue
+            provider.schema_names.add(name)
+            for ref in refs_in(self.component(name)):
+                if ref.startswith("#/components/schemas/"):
+                    pending.append(ref.rsplit("/", 1)[1])
+        for op in provider.operations:
+            for reply in [op.success, *op.errors]:
+                for xml_model in reply.xml_shapes.values():
+                    provider.xml_shapes[xml_model] = self.xml_shape(
+                        {"$ref": f"#/components/schemas/{escape(xml_model)}"}, xml_model, 0)
+
+    def xml_shape(self, schema: Any, default_name: str, depth: int) -> dict[str, Any]:
+        """How a schema looks in XML, from its `xml` annotations (name, attribute, wrapped)."""
+        if depth > 12:
+            raise UnsupportedSpec(f"XML shape of {default_name!r} nests too deeply (recursive?)")
+        own_xml = schema.get("xml", {}) if isinstance(schema, dict) else {}
+        ref_name = None
+        if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+            ref_name = schema["$ref"].rsplit("/", 1)[1]
+        resolved = self.merged(schema)
+        xml = {**resolved.get("xml", {}), **own_xml}
+        kind = json_type(resolved)
+        shape: dict[str, Any] = {
+            "name": xml.get("name", ref_name or default_name),
+            "type": kind,
+        }
+        if xml.get("attribute"):
+            shape["attribute"] = True
+        if kind == "object":
+            shape["properties"] = [
+                [key, self.xml_shape(sub, key, depth + 1)]
+                for key, sub in resolved.get("properties", {}).items()]
+        elif kind == "array":
+            shape["wrapped"] = bool(xml.get("wrapped", False))
+            shape["items"] = self.xml_shape(resolved.get("items", {}), default_name, depth + 1)
+        return shape
+
+
+def json_type(schema: dict[str, Any]) -> str:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k != "null"]
+        kind = kinds[0] if kinds else "null"
+    if kind is None:
+        if "properties" in schema:
+            return "object"
+        for key in ("oneOf", "anyOf"):
+            for option in schema.get(key, []):
+                if isinstance(option, dict) and option.get("type") != "null":
+                    return "object" if "$ref" in option else json_type(option)
+        return "string"
+    return str(kind)
+
+
+def scalar_type(schema: dict[str, Any], where: str) -> tuple[str, dict[str, Any]]:
+    """Python annotation and pydantic Field constraints for a parameter schema."""
+    kind = json_type(schema)
+    if "enum" in schema:
+        values = [v for v in schema["enum"] if v is not None]
+        return "Literal[" + ", ".join(repr(v) for v in values) + "]", {}
+    constraints: dict[str, Any] = {}
+    for src, dst in (("pattern", "pattern"), ("minLength", "min_length"),
+                     ("maxLength", "max_length"), ("minimum", "ge"), ("maximum", "le"),
+                     ("exclusiveMinimum", "gt"), ("exclusiveMaximum", "lt")):
+        if src in schema:
+            constraints[dst] = schema[src]
+    names = {"string": "str", "integer": "int", "boolean": "bool", "number": "float"}
+    if kind not in names:
+        raise UnsupportedSpec(f"{where}: only string, integer, number and boolean parameters "
+                              f"are supported, not {kind!r}")
+    return names[kind], constraints
+
+
+def server_url(server: dict[str, Any]) -> str:
+    url = str(server.get("url", "/"))
+    for name, var in (server.get("variables") or {}).items():
+        url = url.replace("{" + name + "}", str(var.get("default", "")))
+    return url.rstrip("/")
+
+
+def refs_in(node: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            out.append(node["$ref"])
+        for value in node.values():
+            out += refs_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            out += refs_in(value)
+    return out
