@@ -138,13 +138,17 @@ def read_file(path: Path) -> Any:
     return data
 
 
-def load(path: str | Path | None = None) -> LoadedSpec:
-    """Read and bundle the contract whose root file is `path` (default: the project's spec)."""
+def root_file(path: str | Path | None = None) -> Path:
+    """The absolute root file a `--spec` argument names (a folder means its openapi.yaml)."""
     root = Path(path) if path is not None else DEFAULT_SPEC
     if root.is_dir():
         root = root / "openapi.yaml"
-    root = root.resolve()
-    return _Bundler(root).run()
+    return root.resolve()
+
+
+def load(path: str | Path | None = None) -> LoadedSpec:
+    """Read and bundle the contract whose root file is `path` (default: the project's spec)."""
+    return _Bundler(root_file(path)).run()
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

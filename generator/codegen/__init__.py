@@ -11,31 +11,43 @@ import argparse
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 
 from generator.codegen.ir import Parser, UnsupportedSpec
-from generator.codegen.render import render_provider, render_runtime
-from generator.specload import Finding, LoadedSpec, SpecError, load
+from generator.specload import Finding, LoadedSpec, SpecError, load, root_file
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "generated"
 MANIFEST = "MANIFEST.json"
 TOOLS = ("datamodel-code-generator", "black", "isort", "pydantic", "jinja2")
+CODEGEN = Path(__file__).resolve().parent
+# The bundler decides the bytes of openapi.json, so it is an input too.
+CODE_INPUTS = (CODEGEN.parent / "specload.py",)
 
 
-def input_fingerprint(loaded: LoadedSpec) -> str:
-    """Hash of everything the output depends on."""
+def spec_names(loaded: LoadedSpec) -> list[str]:
+    """The contract's files, relative to the root file's folder (what the manifest records)."""
+    base = loaded.root.parent
+    return sorted(Path(os.path.relpath(path, base)).as_posix() for path in loaded.files)
+
+
+def input_fingerprint(base: Path, names: list[str]) -> str:
+    """Hash of everything the output depends on: spec files, generator code, tool versions.
+
+    Works from file bytes alone (no YAML parsing), so `--check` can use it before loading.
+    Raises OSError when a recorded spec file is gone.
+    """
     digest = hashlib.sha256()
-    for path in loaded.files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    here = Path(__file__).resolve().parent
-    for path in sorted(here.rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".jinja"):
-            digest.update(str(path.relative_to(here)).encode() + b"\0" + path.read_bytes())
+    for name in names:
+        digest.update(name.encode() + b"\0" + (base / name).read_bytes() + b"\0")
+    code = [p for p in sorted(CODEGEN.rglob("*")) if p.is_file() and p.suffix in (".py", ".jinja")]
+    for path in [*code, *CODE_INPUTS]:
+        rel = path.relative_to(CODEGEN.parent).as_posix()
+        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     for tool in TOOLS:
         try:
             digest.update(f"{tool}={metadata.version(tool)}".encode())
@@ -46,6 +58,9 @@ def input_fingerprint(loaded: LoadedSpec) -> str:
 
 def generate_files(loaded: LoadedSpec, progress: bool = False) -> dict[str, str]:
     """Every output file (relative path -> text) for a sound, bundled contract."""
+    # Imported here: datamodel-code-generator is slow to import and `--check` rarely needs it.
+    from generator.codegen.render import render_provider, render_runtime
+
     parser = Parser(loaded.document)
     try:
         providers = parser.providers()
@@ -61,9 +76,9 @@ def generate_files(loaded: LoadedSpec, progress: bool = False) -> dict[str, str]
     return files
 
 
-def manifest_text(fingerprint: str, files: dict[str, str]) -> str:
+def manifest_text(fingerprint: str, spec: list[str], files: dict[str, str]) -> str:
     hashes = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(files.items())}
-    return json.dumps({"inputs": fingerprint, "files": hashes}, indent=2) + "\n"
+    return json.dumps({"inputs": fingerprint, "spec": spec, "files": hashes}, indent=2) + "\n"
 
 
 def stale_files(out: Path, files: dict[str, str]) -> list[str]:
@@ -73,28 +88,35 @@ def stale_files(out: Path, files: dict[str, str]) -> list[str]:
         target = out / name
         if not target.is_file():
             problems.append(f"missing: {name}")
-        elif name != MANIFEST and target.read_text(encoding="utf-8") != text:
+        elif name != MANIFEST and target.read_bytes() != text.encode():
             problems.append(f"differs: {name}")
-    expected = set(files)
     if out.is_dir():
-        for path in sorted(out.rglob("*")):
-            rel = path.relative_to(out).as_posix()
-            if path.is_file() and "__pycache__" not in rel and rel not in expected:
-                problems.append(f"unexpected: {rel}")
+        problems += [f"unexpected: {rel}" for rel in sorted(_on_disk(out) - set(files))]
     return problems
 
 
-def fast_check(out: Path, fingerprint: str) -> bool:
-    """True when the manifest says these inputs made exactly the files on disk."""
+def _on_disk(out: Path) -> set[str]:
+    return {path.relative_to(out).as_posix() for path in out.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts}
+
+
+def fast_check(out: Path, root: Path) -> bool:
+    """True when the manifest says these very inputs made exactly the files on disk.
+
+    Costs hashing a few files: no YAML parsing, no rendering. Anything unexpected (another
+    spec, an edited or extra file, a different tool version) sends `--check` the slow way.
+    """
     try:
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        names, hashes = manifest["spec"], manifest["files"]
+        if root.name not in names or manifest["inputs"] != input_fingerprint(root.parent, names):
+            return False
+    except (OSError, ValueError, KeyError, TypeError):
         return False
-    if manifest.get("inputs") != fingerprint:
+    if _on_disk(out) != set(hashes) | {MANIFEST}:
         return False
-    for name, digest in manifest.get("files", {}).items():
-        path = out / name
-        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+    for name, digest in hashes.items():
+        if hashlib.sha256((out / name).read_bytes()).hexdigest() != digest:
             return False
     return True
 
@@ -102,16 +124,24 @@ def fast_check(out: Path, fingerprint: str) -> bool:
 def write_atomically(out: Path, files: dict[str, str]) -> None:
     """Write into a sibling folder, then swap it in: a failure leaves `out` untouched."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    # Not tempfile.mkdtemp: its 0700 mode would become the mode of `out` after the swap.
+    suffix = f"{os.getpid()}-{secrets.token_hex(4)}"
+    staging = out.parent / f".{out.name}.new-{suffix}"
+    staging.mkdir()
     try:
         for name, text in files.items():
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
+            target.write_bytes(text.encode())
+        old = out.parent / f".{out.name}.old-{suffix}"
         if out.exists():
             os.replace(out, old)
-        os.replace(staging, out)
+        try:
+            os.replace(staging, out)
+        except BaseException:
+            if old.exists():
+                os.replace(old, out)  # put the previous output back
+            raise
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -129,16 +159,17 @@ def refuse_unsound(loaded: LoadedSpec) -> None:
 def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = Path(args.out) if args.out else DEFAULT_OUT
-    loaded = load(args.spec)
-    fingerprint = input_fingerprint(loaded)
-    if args.check and fast_check(out, fingerprint):
+    root = root_file(args.spec)
+    if args.check and fast_check(out, root):
         print(f"{out}: up to date (inputs unchanged)")
         return 0
+    loaded = load(root)
     refuse_unsound(loaded)
     if not args.check:
         print(f"generating into {out} ...", file=sys.stderr)
     files = generate_files(loaded, progress=not args.check)
-    files[MANIFEST] = manifest_text(fingerprint, files)
+    names = spec_names(loaded)
+    files[MANIFEST] = manifest_text(input_fingerprint(loaded.root.parent, names), names, files)
     if args.check:
         problems = stale_files(out, files)
         if problems:
