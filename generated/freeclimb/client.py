@@ -13,8 +13,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from generated.freeclimb import models
-from generated.runtime import ApiError, form_value
+from ..runtime import ApiError, form_value
+from . import models
 
 DEFAULT_BASE_URL = 'https://www.freeclimb.com/apiserver'
 Format = Literal["json", "xml"]

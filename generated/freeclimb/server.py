@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from generated.freeclimb import models
-from generated.runtime import ApiError, basic_credentials
+from ..runtime import ApiError, basic_credentials
+from . import models
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 __all__ = [

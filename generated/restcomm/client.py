@@ -13,9 +13,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from generated.restcomm import models
-from generated.restcomm.wire import XML_SHAPES
-from generated.runtime import ApiError, form_value, from_xml
+from ..runtime import ApiError, form_value, from_xml
+from . import models
+from .wire import XML_SHAPES
 
 DEFAULT_BASE_URL = 'https://cloud.restcomm.com/restcomm'
 Format = Literal["json", "xml"]

@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from generated.restcomm import models
-from generated.restcomm.wire import XML_SHAPES
-from generated.runtime import ApiError, basic_credentials, choose_media, to_xml
+from ..runtime import ApiError, basic_credentials, choose_media, to_xml
+from . import models
+from .wire import XML_SHAPES
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 __all__ = [
