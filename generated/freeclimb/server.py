@@ -9,6 +9,7 @@ error answer by `impl.reject`.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 from urllib.parse import parse_qsl
@@ -571,11 +572,23 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
     async def list_available_numbers_1(request: Request) -> Response:
         return await list_available_numbers(request, 'application/json')
 
-    # Literal segments and `.json` twins first, so `{param}` routes do not swallow them.
+    def not_allowed(allowed: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            error = impl.reject(405, f"{request.method} is not allowed here", "", None)
+            error.headers.setdefault("Allow", allowed)
+            return _error(error)
+
+        return endpoint
+
+    # Literal segments and `.json` twins first, so `{param}` routes do not swallow them; each
+    # path then answers 405 (with Allow) to the methods the contract does not give it.
     router.add_route('/AvailablePhoneNumbers', list_available_numbers_1, methods=['GET'])
+    router.add_route('/AvailablePhoneNumbers', not_allowed('GET, HEAD'), methods=['DELETE', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers', list_incoming_numbers_1, methods=['GET'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers', buy_a_phone_number_1, methods=['POST'])
+    router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers/{phoneNumberId}', delete_an_incoming_number_1, methods=['DELETE'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers/{phoneNumberId}', get_an_incoming_number_1, methods=['GET'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers/{phoneNumberId}', update_an_incoming_number_1, methods=['POST'])
+    router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers/{phoneNumberId}', not_allowed('DELETE, GET, HEAD, POST'), methods=['OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     return router

@@ -9,6 +9,7 @@ error answer by `impl.reject`.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 from urllib.parse import parse_qsl
@@ -957,29 +958,48 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
         media = choose_media(request.headers.get("accept"), ['application/xml', 'application/json'])
         return await create_mobile_incoming_phone_number(request, media)
 
-    # Literal segments and `.json` twins first, so `{param}` routes do not swallow them.
+    def not_allowed(allowed: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            error = impl.reject(405, f"{request.method} is not allowed here", "", None)
+            error.headers.setdefault("Allow", allowed)
+            return _error(error)
+
+        return endpoint
+
+    # Literal segments and `.json` twins first, so `{param}` routes do not swallow them; each
+    # path then answers 405 (with Allow) to the methods the contract does not give it.
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers.json', list_incoming_phone_numbers_1, methods=['GET'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers.json', create_incoming_phone_number_1, methods=['POST'])
+    router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers.json', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json', list_local_incoming_phone_numbers_1, methods=['GET'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json', create_local_incoming_phone_number_1, methods=['POST'])
+    router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Local.json', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json', list_mobile_incoming_phone_numbers_1, methods=['GET'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json', create_mobile_incoming_phone_number_1, methods=['POST'])
+    router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json', list_toll_free_incoming_phone_numbers_1, methods=['GET'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json', create_toll_free_incoming_phone_number_1, methods=['POST'])
+    router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree.json', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers', list_incoming_phone_numbers_2, methods=['GET'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers', create_incoming_phone_number_2, methods=['POST'])
+    router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Local', list_local_incoming_phone_numbers_2, methods=['GET'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Local', create_local_incoming_phone_number_2, methods=['POST'])
+    router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Local', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile', list_mobile_incoming_phone_numbers_2, methods=['GET'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile', create_mobile_incoming_phone_number_2, methods=['POST'])
+    router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree', list_toll_free_incoming_phone_numbers_2, methods=['GET'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree', create_toll_free_incoming_phone_number_2, methods=['POST'])
+    router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/TollFree', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json', delete_incoming_phone_number_1, methods=['DELETE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json', get_incoming_phone_number_1, methods=['GET'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json', update_incoming_phone_number_1, methods=['POST'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json', update_incoming_phone_number_put_1, methods=['PUT'])
+    router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json', not_allowed('DELETE, GET, HEAD, POST, PUT'), methods=['OPTIONS', 'PATCH', 'TRACE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}', delete_incoming_phone_number_2, methods=['DELETE'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}', get_incoming_phone_number_2, methods=['GET'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}', update_incoming_phone_number_2, methods=['POST'])
     router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}', update_incoming_phone_number_put_2, methods=['PUT'])
+    router.add_route('/2012-04-24/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}', not_allowed('DELETE, GET, HEAD, POST, PUT'), methods=['OPTIONS', 'PATCH', 'TRACE'])
     return router

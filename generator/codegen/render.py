@@ -137,6 +137,30 @@ def _routes(provider: Provider) -> list[tuple[Any, Operation, int]]:
     return sorted(rows, key=key)
 
 
+ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE")
+
+
+def _route_table(provider: Provider) -> list[dict[str, Any]]:
+    """Routes in matching order, each path followed by a 405 route for its other methods."""
+    rows: list[dict[str, Any]] = []
+    for route, op, index in _routes(provider):
+        if rows and rows[-1]["path"] != route.path:
+            rows.append(_not_allowed_row(rows))
+        rows.append({"kind": "route", "path": route.path, "op": op, "index": index})
+    if rows:
+        rows.append(_not_allowed_row(rows))
+    return rows
+
+
+def _not_allowed_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    path = rows[-1]["path"]
+    methods = {r["op"].method for r in rows if r["kind"] == "route" and r["path"] == path}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return {"kind": "405", "path": path, "allowed": ", ".join(sorted(methods)),
+            "others": [m for m in ALL_METHODS if m not in methods]}
+
+
 def _exported_names(provider: Provider) -> list[str]:
     names = ["create_router", f"{provider.prefix}Implementation"]
     for op in provider.operations:
@@ -154,7 +178,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         pyrepr=_pyrepr, fpath=_fpath, result_type=_result_type, error_models=_error_models,
         field_args=_field_args, snake=snake, routes=_routes,
-        exported_names=_exported_names)
+        exported_names=_exported_names, route_table=_route_table)
     env.globals.update(JSON=JSON, XML=XML, FORM=FORM)
     return env
 
