@@ -1,0 +1,404 @@
+"""The docs page in a real headless Chromium (Debian's package; scripts/ensure-chromium).
+
+Playwright drives the browser through `executable_path`, so it never downloads one.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+import yaml
+from playwright.sync_api import BrowserContext, Page, Playwright, Request, Route, sync_playwright
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
+from starlette.routing import Route as StarletteRoute
+
+from generator import docs, specload
+
+SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+CHROMIUM_FLAGS = [
+    # --headless and a fresh --user-data-dir are set by launch_persistent_context below.
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+OFFLINE_SCHEMES = ("file:", "data:", "blob:", "about:")
+
+# Proposed vendor extensions, applied to a copy of spec/ until the contract carries them.
+# file -> operationId -> x-numspec-equivalent
+OPERATIONS: dict[str, dict[str, str]] = {
+    "freeclimb.yaml": {
+        "list-incoming-numbers": "list", "buy-a-phone-number": "buy",
+        "get-an-incoming-number": "get", "update-an-incoming-number": "update",
+        "delete-an-incoming-number": "delete", "list-available-numbers": "find-available",
+    },
+    "restcomm.yaml": {
+        name: concept
+        for concept, bases in (
+            ("list", ["list-incoming-phone-numbers", "list-local-incoming-phone-numbers",
+                      "list-toll-free-incoming-phone-numbers", "list-mobile-incoming-phone-numbers"]),
+            ("buy", ["create-incoming-phone-number", "create-local-incoming-phone-number",
+                     "create-toll-free-incoming-phone-number", "create-mobile-incoming-phone-number"]),
+            ("get", ["get-incoming-phone-number"]),
+            ("update", ["update-incoming-phone-number", "update-incoming-phone-number-put"]),
+            ("delete", ["delete-incoming-phone-number"]),
+        )
+        for base in bases
+        for name in (base, base + "-json")  # every Restcomm operation has a `.json` twin
+    },
+}
+# file -> (component section, name, property or None) -> x-numspec-concept
+COMPONENTS: dict[str, dict[tuple[str, str, str | None], str]] = {
+    "freeclimb.yaml": {
+        ("parameters", "AccountId", None): "account",
+        ("parameters", "PhoneNumberId", None): "id",
+        ("parameters", "CapabilitiesVoice", None): "capabilities.voice",
+        ("parameters", "CapabilitiesSms", None): "capabilities.sms",
+        ("schemas", "IncomingNumber", "phoneNumberId"): "id",
+        ("schemas", "IncomingNumber", "accountId"): "account",
+        ("schemas", "IncomingNumber", "phoneNumber"): "phone-number",
+        ("schemas", "IncomingNumber", "alias"): "friendly-name",
+        ("schemas", "IncomingNumber", "applicationId"): "application",
+        ("schemas", "IncomingNumber", "dateCreated"): "created",
+        ("schemas", "IncomingNumber", "dateUpdated"): "updated",
+        ("schemas", "IncomingNumber", "uri"): "uri",
+        ("schemas", "Capabilities", "voice"): "capabilities.voice",
+        ("schemas", "Capabilities", "sms"): "capabilities.sms",
+        ("schemas", "BuyIncomingNumberRequest", "phoneNumber"): "phone-number",
+        ("schemas", "BuyIncomingNumberRequest", "alias"): "friendly-name",
+        ("schemas", "BuyIncomingNumberRequest", "applicationId"): "application",
+        ("schemas", "IncomingNumberRequest", "alias"): "friendly-name",
+        ("schemas", "IncomingNumberRequest", "applicationId"): "application",
+        ("schemas", "Pagination", "total"): "page.total",
+        ("schemas", "Pagination", "page"): "page.number",
+        ("schemas", "Pagination", "pageSize"): "page.size",
+        ("schemas", "Pagination", "nextPageUri"): "page.next",
+    },
+    "restcomm.yaml": {
+        ("parameters", "AccountSid", None): "account",
+        ("parameters", "Sid", None): "id",
+        ("parameters", "PhoneNumberFilter", None): "phone-number",
+        ("parameters", "FriendlyNameFilter", None): "friendly-name",
+        ("parameters", "Page", None): "page.number",
+        ("parameters", "PageSize", None): "page.size",
+        ("schemas", "IncomingPhoneNumber", "sid"): "id",
+        ("schemas", "IncomingPhoneNumber", "account_sid"): "account",
+        ("schemas", "IncomingPhoneNumber", "phone_number"): "phone-number",
+        ("schemas", "IncomingPhoneNumber", "friendly_name"): "friendly-name",
+        ("schemas", "IncomingPhoneNumber", "voice_application_sid"): "application",
+        ("schemas", "IncomingPhoneNumber", "date_created"): "created",
+        ("schemas", "IncomingPhoneNumber", "date_updated"): "updated",
+        ("schemas", "IncomingPhoneNumber", "uri"): "uri",
+        ("schemas", "IncomingPhoneNumberCapabilities", "voice_capable"): "capabilities.voice",
+        ("schemas", "IncomingPhoneNumberCapabilities", "sms_capable"): "capabilities.sms",
+        ("schemas", "IncomingPhoneNumberCreateForm", "PhoneNumber"): "phone-number",
+        ("schemas", "IncomingPhoneNumberCreateForm", "FriendlyName"): "friendly-name",
+        ("schemas", "IncomingPhoneNumberCreateForm", "VoiceApplicationSid"): "application",
+        ("schemas", "IncomingPhoneNumberCreateForm", "VoiceCapable"): "capabilities.voice",
+        ("schemas", "IncomingPhoneNumberCreateForm", "SmsCapable"): "capabilities.sms",
+        ("schemas", "IncomingPhoneNumberUpdateForm", "FriendlyName"): "friendly-name",
+        ("schemas", "IncomingPhoneNumberUpdateForm", "VoiceApplicationSid"): "application",
+        ("schemas", "IncomingPhoneNumberUpdateForm", "VoiceCapable"): "capabilities.voice",
+        ("schemas", "IncomingPhoneNumberUpdateForm", "SmsCapable"): "capabilities.sms",
+        ("schemas", "IncomingPhoneNumberPage", "total"): "page.total",
+        ("schemas", "IncomingPhoneNumberPage", "page"): "page.number",
+        ("schemas", "IncomingPhoneNumberPage", "page_size"): "page.size",
+        ("schemas", "IncomingPhoneNumberPage", "next_page_uri"): "page.next",
+    },
+}
+# file -> (operationId, inline parameter name) -> x-numspec-concept
+INLINE_PARAMETERS: dict[str, dict[tuple[str, str], str]] = {
+    "freeclimb.yaml": {
+        ("list-incoming-numbers", "phoneNumber"): "phone-number",
+        ("list-incoming-numbers", "alias"): "friendly-name",
+        ("list-incoming-numbers", "applicationId"): "application",
+    },
+}
+
+
+def annotated_spec(folder: Path) -> Path:
+    """Copy spec/ into `folder` with the proposed extensions added; fail on a stale target."""
+    shutil.copytree(SPEC_DIR, folder, dirs_exist_ok=True)
+    missing: list[str] = []
+    for name in {*OPERATIONS, *COMPONENTS, *INLINE_PARAMETERS}:
+        path = folder / name
+        data = specload.read_file(path)
+        ops = {op.get("operationId"): op for item in data.get("paths", {}).values()
+               for op in item.values() if isinstance(op, dict) and "operationId" in op}
+        for op_id, concept in OPERATIONS.get(name, {}).items():
+            if op_id in ops:
+                ops[op_id].setdefault(docs.EQUIVALENT_KEY, concept)
+            else:
+                missing.append(f"{name} operation {op_id}")
+        for (section, comp, prop), concept in COMPONENTS.get(name, {}).items():
+            node = data.get("components", {}).get(section, {}).get(comp)
+            if isinstance(node, dict) and prop is not None:
+                node = node.get("properties", {}).get(prop)
+            if isinstance(node, dict):
+                node.setdefault(docs.CONCEPT_KEY, concept)
+            else:
+                missing.append(f"{name} {section}/{comp} {prop or ''}")
+        for (op_id, param), concept in INLINE_PARAMETERS.get(name, {}).items():
+            found = [p for p in ops.get(op_id, {}).get("parameters", [])
+                     if isinstance(p, dict) and p.get("name") == param]
+            for p in found:
+                p.setdefault(docs.CONCEPT_KEY, concept)
+            if not found:
+                missing.append(f"{name} {op_id} parameter {param}")
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    assert not missing, f"the proposed annotations no longer match the spec: {missing}"
+    return folder / "openapi.yaml"
+
+
+# ---------------------------------------------------------------------------------------------
+# Browser plumbing
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    # Module scope: the sync driver holds an event loop that other modules' asyncio.run() hates.
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def context(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("Chromium is not installed: run scripts/ensure-chromium")
+    ctx = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=chromium, headless=True, args=CHROMIUM_FLAGS,
+        viewport={"width": 1600, "height": 1000}, service_workers="block")
+    ctx.set_default_timeout(20_000)
+    yield ctx
+    ctx.close()
+
+
+class Recorder:
+    """Every request the browser makes, and every script error the page reports."""
+
+    def __init__(self, page: Page):
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        page.context.on("request", self.on_request)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+
+    def on_request(self, request: Request) -> None:
+        self.requests.append(request.url)
+
+
+def operations_by_tag(document: dict[str, Any]) -> dict[str, set[tuple[str, str, str]]]:
+    found: dict[str, set[tuple[str, str, str]]] = {}
+    for path, method, _, op in docs.iter_operations(document):
+        for tag in op.get("tags") or []:
+            found.setdefault(tag, set()).add((method.upper(), path, op["operationId"]))
+    return found
+
+
+def rendered_operations(page: Page, tag: str) -> set[tuple[str, str, str]]:
+    blocks = page.locator(f'section[data-provider="{tag}"] .opblock')
+    result: set[tuple[str, str, str]] = set()
+    for i in range(blocks.count()):
+        block = blocks.nth(i)
+        result.add((block.locator(".opblock-summary-method").inner_text().strip(),
+                    block.locator(".opblock-summary-path").get_attribute("data-path") or "",
+                    block.locator(".opblock-summary-operation-id").inner_text().strip()))
+    return result
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return specload.load().document
+
+
+@pytest.fixture
+def built_page(document: dict[str, Any], tmp_path: Path) -> Path:
+    out = tmp_path / "numspec-docs.html"
+    docs.write_atomic(out, docs.build_html(document).encode("utf-8"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+
+def test_file_page_renders_every_operation_of_both_providers(
+        context: BrowserContext, built_page: Path, document: dict[str, Any]) -> None:
+    page = context.new_page()
+    recorder = Recorder(page)
+    page.goto(built_page.as_uri())
+    expected = operations_by_tag(document)
+    assert set(expected) == {"freeclimb", "restcomm"}
+    page.wait_for_function(
+        "n => document.querySelectorAll('.opblock').length >= n",
+        arg=sum(len(ops) for ops in expected.values()))
+    for tag, ops in expected.items():
+        assert page.locator(f'section[data-provider="{tag}"]').is_visible()
+        assert rendered_operations(page, tag) == ops
+    # Both side by side by default: the two sections share a row.
+    left, right = (page.locator(f'section[data-provider="{t}"]').bounding_box() for t in expected)
+    assert left and right and left["y"] == right["y"] and left["x"] < right["x"]
+    # Authentication block for each provider, examples in the expanded operation.
+    auth = page.locator("#authentication").inner_text()
+    assert "freeclimbAuth" in auth and "restcommAuth" in auth and "MD5" in auth
+    page.locator("#operations-freeclimb-get-an-incoming-number .opblock-summary-control").click()
+    example = page.locator("#operations-freeclimb-get-an-incoming-number .responses-wrapper")
+    assert "PN8e458139313ed1fea8599e1a1d290a958d2d778e" in example.inner_text()
+    # Read-only file: no "Try it out" anywhere.
+    assert page.locator(".try-out__btn").count() == 0
+    assert recorder.errors == []
+
+
+def test_file_page_makes_no_network_request(context: BrowserContext, built_page: Path) -> None:
+    blocked: list[str] = []
+
+    def guard(route: Route) -> None:
+        if route.request.url.startswith(OFFLINE_SCHEMES):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    recorder = Recorder(page)
+    page.goto(built_page.as_uri())
+    page.wait_for_selector('section[data-provider="restcomm"] .opblock')
+    # Use the page the way a reader would: every view, open operations and models.
+    for view in ("freeclimb", "restcomm", "equivalents", "all"):
+        page.click(f'nav.views button[data-view="{view}"]')
+    for block in page.locator(".opblock-summary-control").all()[:6]:
+        block.click()
+    for models in page.locator(".models-control").all():
+        models.click()
+    page.locator(".models .json-schema-2020-12-accordion").first.click()
+    page.wait_for_timeout(500)
+    assert recorder.requests, "the recorder saw nothing; the test would prove nothing"
+    offline = [u for u in recorder.requests if not u.startswith(OFFLINE_SCHEMES)]
+    assert offline == [] and blocked == []
+    assert recorder.errors == []
+
+
+def test_equivalents_table_comes_from_the_extensions(
+        context: BrowserContext, tmp_path: Path) -> None:
+    document = specload.load(annotated_spec(tmp_path / "spec")).document
+    out = tmp_path / "annotated.html"
+    out.write_text(docs.build_html(document), encoding="utf-8")
+    page = context.new_page()
+    page.goto(out.as_uri() + "#equivalents")
+    page.wait_for_selector('section[data-provider="restcomm"] .opblock', state="attached")
+    assert page.locator("section.equivalents").is_visible()
+    assert not page.locator('section[data-provider="freeclimb"]').is_visible()
+    rows = {r.locator("th").inner_text(): r for r in page.locator("#map-operations tbody tr").all()}
+    assert list(rows) == ["list", "buy", "get", "update", "delete", "find-available"]
+    get_row = rows["get"].inner_text()
+    assert "get-an-incoming-number" in get_row and "get-incoming-phone-number-json" in get_row
+    assert rows["find-available"].locator("td.none").count() == 1  # Restcomm has none here
+    fields = {r.locator("th").inner_text(): r.locator("td") for r in
+              page.locator("#map-fields tbody tr").all()}
+    assert fields["friendly-name"].nth(0).locator("code").first.inner_text() == "alias"
+    restcomm_name = fields["friendly-name"].nth(1).inner_text()
+    assert "friendly_name" in restcomm_name and "FriendlyName" in restcomm_name
+    # A link opens the operation in its provider's view.
+    rows["update"].locator('a[data-op="update-incoming-phone-number-json"]').click()
+    block = page.locator("#operations-restcomm-update-incoming-phone-number-json")
+    assert page.locator('section[data-provider="restcomm"]').is_visible()
+    assert not page.locator("section.equivalents").is_visible()
+    page.wait_for_function(
+        "el => el.classList.contains('is-open')", arg=block.element_handle())
+
+
+# -- "Try it out" against a live server on loopback ---------------------------------------------
+
+ACCOUNT = "AC6910fbcfaffb781e7dda33864003df692dc6c5ac"
+API_KEY = "a-secret-api-key"
+
+
+def list_example(document: dict[str, Any]) -> Any:
+    """The contract's own example answer of the FreeClimb list operation."""
+    for _, _, _, op in docs.iter_operations(document):
+        if op.get("operationId") == "list-incoming-numbers":
+            content = op["responses"]["200"]["content"]["application/json"]
+            example = next(iter(content["examples"].values()))
+            resolved, _ = docs._resolve(document, example)
+            return resolved["value"]
+    raise AssertionError("no list-incoming-numbers operation")
+
+
+def stand_in_app(document: dict[str, Any]) -> Starlette:
+    """Docs at /docs plus a FreeClimb list endpoint (the emulator's place, until it exists)."""
+    body = list_example(document)
+    expected = "Basic " + base64.b64encode(f"{ACCOUNT}:{API_KEY}".encode()).decode()
+
+    async def list_numbers(request: StarletteRequest) -> Response:
+        if request.headers.get("authorization") != expected:
+            return JSONResponse({"code": 50, "message": "Unauthorized To Make Request",
+                                 "url": "https://example.invalid"}, status_code=401)
+        if request.path_params["accountId"] != ACCOUNT:
+            return JSONResponse({"code": 51, "message": "Forbidden",
+                                 "url": "https://example.invalid"}, status_code=403)
+        return JSONResponse(body)
+
+    return Starlette(routes=[
+        StarletteRoute("/apiserver/Accounts/{accountId}/IncomingPhoneNumbers", list_numbers),
+        Mount("/docs", docs.docs_app(document)),
+    ])
+
+
+@pytest.fixture
+def live_server(document: dict[str, Any]) -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(stand_in_app(document), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+    sock.close()
+
+
+def test_try_it_out_on_a_live_server_shows_200(
+        context: BrowserContext, live_server: str) -> None:
+    page = context.new_page()
+    recorder = Recorder(page)
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r) if "/apiserver/" in r.url else None)
+    page.goto(live_server + "/docs")
+    op = page.locator("#operations-freeclimb-list-incoming-numbers")
+    op.locator(".opblock-summary-control").click()
+    # Authorize with Basic credentials through the operation's lock.
+    op.locator(".authorization__btn").click()
+    dialog = page.locator(".dialog-ux .modal-ux")
+    dialog.locator("input[type=text]").fill(ACCOUNT)
+    dialog.locator("input[type=password]").fill(API_KEY)
+    dialog.locator("button.authorize").click()
+    dialog.locator("button.btn-done").click()
+    op.locator(".try-out__btn").click()
+    op.locator('tr[data-param-name="accountId"] input').fill(ACCOUNT)
+    op.locator("button.execute").click()
+    status = op.locator(".live-responses-table .response .response-col_status")
+    status.wait_for()
+    assert status.inner_text().strip().startswith("200")
+    assert "+12248806207" in op.locator(".live-responses-table .response .response-col_description").inner_text()
+    # One request, to the server's own /apiserver (query: the examples Swagger UI fills in).
+    assert [r.url.split("?")[0] for r in sent] == [
+        f"{live_server}/apiserver/Accounts/{ACCOUNT}/IncomingPhoneNumbers"]
+    assert sent[0].headers["authorization"].startswith("Basic ")
+    assert recorder.errors == []
