@@ -18,6 +18,8 @@ from urllib.parse import unquote
 
 import yaml
 
+from generator import oas30
+
 DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "spec" / "openapi.yaml"
 
 # Component sections an external reference may point into; such targets are hoisted.
@@ -147,8 +149,14 @@ def root_file(path: str | Path | None = None) -> Path:
 
 
 def load(path: str | Path | None = None) -> LoadedSpec:
-    """Read and bundle the contract whose root file is `path` (default: the project's spec)."""
-    return _Bundler(root_file(path)).run()
+    """Read and bundle the contract whose root file is `path` (default: the project's spec).
+
+    An OpenAPI 3.0 document is rewritten as 3.1 (see `generator.oas30`), so the tools that
+    receive it handle one dialect.
+    """
+    loaded = _Bundler(root_file(path)).run()
+    oas30.upgrade(loaded.document)
+    return loaded
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

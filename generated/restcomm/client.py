@@ -234,7 +234,8 @@ class RestcommClient:
         reverse: bool | None = None,
     ) -> Iterator[models.IncomingPhoneNumber]:
         """Every item of `list_incoming_phone_numbers`, fetching further pages as needed."""
-        # Restcomm-style: the next-page link drops the filters, so ask for page numbers instead.
+        # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
+        # for page numbers instead and use the link only to learn whether one more exists.
         number = 0
         while True:
             page = self.list_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
@@ -377,7 +378,8 @@ class RestcommClient:
         reverse: bool | None = None,
     ) -> Iterator[models.IncomingPhoneNumber]:
         """Every item of `list_local_incoming_phone_numbers`, fetching further pages as needed."""
-        # Restcomm-style: the next-page link drops the filters, so ask for page numbers instead.
+        # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
+        # for page numbers instead and use the link only to learn whether one more exists.
         number = 0
         while True:
             page = self.list_local_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
@@ -449,7 +451,8 @@ class RestcommClient:
         reverse: bool | None = None,
     ) -> Iterator[models.IncomingPhoneNumber]:
         """Every item of `list_toll_free_incoming_phone_numbers`, fetching further pages as needed."""
-        # Restcomm-style: the next-page link drops the filters, so ask for page numbers instead.
+        # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
+        # for page numbers instead and use the link only to learn whether one more exists.
         number = 0
         while True:
             page = self.list_toll_free_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
@@ -521,7 +524,8 @@ class RestcommClient:
         reverse: bool | None = None,
     ) -> Iterator[models.IncomingPhoneNumber]:
         """Every item of `list_mobile_incoming_phone_numbers`, fetching further pages as needed."""
-        # Restcomm-style: the next-page link drops the filters, so ask for page numbers instead.
+        # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
+        # for page numbers instead and use the link only to learn whether one more exists.
         number = 0
         while True:
             page = self.list_mobile_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
@@ -630,7 +634,8 @@ class AsyncRestcommClient:
         reverse: bool | None = None,
     ) -> AsyncIterator[models.IncomingPhoneNumber]:
         """Every item of `list_incoming_phone_numbers`, fetching further pages as needed."""
-        # Restcomm-style: the next-page link drops the filters, so ask for page numbers instead.
+        # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
+        # for page numbers instead and use the link only to learn whether one more exists.
         number = 0
         while True:
             page = await self.list_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
@@ -774,7 +779,8 @@ class AsyncRestcommClient:
         reverse: bool | None = None,
     ) -> AsyncIterator[models.IncomingPhoneNumber]:
         """Every item of `list_local_incoming_phone_numbers`, fetching further pages as needed."""
-        # Restcomm-style: the next-page link drops the filters, so ask for page numbers instead.
+        # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
+        # for page numbers instead and use the link only to learn whether one more exists.
         number = 0
         while True:
             page = await self.list_local_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
@@ -847,7 +853,8 @@ class AsyncRestcommClient:
         reverse: bool | None = None,
     ) -> AsyncIterator[models.IncomingPhoneNumber]:
         """Every item of `list_toll_free_incoming_phone_numbers`, fetching further pages as needed."""
-        # Restcomm-style: the next-page link drops the filters, so ask for page numbers instead.
+        # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
+        # for page numbers instead and use the link only to learn whether one more exists.
         number = 0
         while True:
             page = await self.list_toll_free_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
@@ -920,7 +927,8 @@ class AsyncRestcommClient:
         reverse: bool | None = None,
     ) -> AsyncIterator[models.IncomingPhoneNumber]:
         """Every item of `list_mobile_incoming_phone_numbers`, fetching further pages as needed."""
-        # Restcomm-style: the next-page link drops the filters, so ask for page numbers instead.
+        # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
+        # for page numbers instead and use the link only to learn whether one more exists.
         number = 0
         while True:
             page = await self.list_mobile_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)

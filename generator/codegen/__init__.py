@@ -25,8 +25,8 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "generated"
 MANIFEST = "MANIFEST.json"
 TOOLS = ("datamodel-code-generator", "black", "isort", "pydantic", "jinja2")
 CODEGEN = Path(__file__).resolve().parent
-# The bundler decides the bytes of openapi.json, so it is an input too.
-CODE_INPUTS = (CODEGEN.parent / "specload.py",)
+# The loader (bundling, 3.0 upgrade) decides the bytes of openapi.json: inputs too.
+CODE_INPUTS = (CODEGEN.parent / "specload.py", CODEGEN.parent / "oas30.py")
 
 
 def spec_names(loaded: LoadedSpec) -> list[str]:

@@ -113,6 +113,14 @@ class Paging:
     def page_name(self) -> str:
         return self.page_param.name if self.page_param else ""
 
+    @property
+    def first_page(self) -> int:
+        """Where page numbers start: the parameter's default, else its minimum (0 or 1)."""
+        param = self.page_param
+        if param is not None and param.has_default and isinstance(param.default, int):
+            return param.default
+        return int(param.constraints.get("ge", 0)) if param is not None else 0
+
 
 @dataclass
 class Provider:

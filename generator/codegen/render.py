@@ -11,12 +11,13 @@ from typing import Any
 
 import jinja2
 from datamodel_code_generator import (
-    DataModelType,
     GenerateConfig,
     InputFileType,
+    LiteralType,
     PythonVersion,
     generate,
 )
+from datamodel_code_generator.enums import DataModelType
 from datamodel_code_generator.format import Formatter
 
 from generator.codegen.ir import (
@@ -47,7 +48,7 @@ def model_config() -> GenerateConfig:
         use_standard_collections=True,
         use_union_operator=True,
         disable_timestamp=True,
-        enum_field_as_literal="all",
+        enum_field_as_literal=LiteralType.All,
         use_schema_description=True,
         collapse_root_models=True,
         formatters=[Formatter.BLACK, Formatter.ISORT],
