@@ -15,11 +15,14 @@ class Capabilities(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    short_code: Annotated[
-        bool | None, Field(alias='shortCode', description='The number is a short code.')
+    voice: Annotated[
+        bool | None, Field(description='Voice calls; replaces `voiceEnabled`.')
     ]
     sms: Annotated[
         bool | None, Field(description='SMS messaging; replaces `smsEnabled`.')
+    ]
+    toll_free: Annotated[
+        bool | None, Field(alias='tollFree', description='The number is toll-free.')
     ]
     ten_dlc: Annotated[
         bool | None,
@@ -28,11 +31,8 @@ class Capabilities(BaseModel):
             description='SMS from this number goes through 10DLC registration.',
         ),
     ]
-    toll_free: Annotated[
-        bool | None, Field(alias='tollFree', description='The number is toll-free.')
-    ]
-    voice: Annotated[
-        bool | None, Field(description='Voice calls; replaces `voiceEnabled`.')
+    short_code: Annotated[
+        bool | None, Field(alias='shortCode', description='The number is a short code.')
     ]
 
 
@@ -75,6 +75,12 @@ class Pagination(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
+    total: Annotated[
+        int, Field(description='Items in the whole listing (at most 10 000).', ge=0)
+    ]
+    start: Annotated[
+        int, Field(description='Index of the first item on this page.', ge=0)
+    ]
     end: Annotated[
         int,
         Field(
@@ -82,26 +88,20 @@ class Pagination(BaseModel):
             ge=-1,
         ),
     ]
+    page: Annotated[int, Field(description="This page's number, from 0.", ge=0)]
+    num_pages: Annotated[
+        int,
+        Field(alias='numPages', description='How many pages the listing has.', ge=0),
+    ]
+    page_size: Annotated[
+        int, Field(alias='pageSize', description='Items per page.', ge=1)
+    ]
     next_page_uri: Annotated[
         str | None,
         Field(
             alias='nextPageUri',
             description='Path of the next page relative to `/apiserver`, with its `cursor`; null on the last page.',
         ),
-    ]
-    num_pages: Annotated[
-        int,
-        Field(alias='numPages', description='How many pages the listing has.', ge=0),
-    ]
-    page: Annotated[int, Field(description="This page's number, from 0.", ge=0)]
-    page_size: Annotated[
-        int, Field(alias='pageSize', description='Items per page.', ge=1)
-    ]
-    start: Annotated[
-        int, Field(description='Index of the first item on this page.', ge=0)
-    ]
-    total: Annotated[
-        int, Field(description='Items in the whole listing (at most 10 000).', ge=0)
     ]
 
 
@@ -115,13 +115,13 @@ class PlatformError(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    call: Annotated[str | None, Field(description='Short name of the error.')] = None
     code: Annotated[int, Field(description='FreeClimb error number.')]
+    call: Annotated[str | None, Field(description='Short name of the error.')] = None
+    message: Annotated[str | None, Field(description='What went wrong.')] = None
+    url: Annotated[AnyUrl, Field(description='Where the error number is explained.')]
     details: Annotated[
         dict[str, Any] | None, Field(description='Extra facts about the error.')
     ] = None
-    message: Annotated[str | None, Field(description='What went wrong.')] = None
-    url: Annotated[AnyUrl, Field(description='Where the error number is explained.')]
 
 
 class Tfn(BaseModel):
@@ -145,13 +145,6 @@ class AvailableNumber(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    alias: Annotated[
-        str | None, Field(description='The number in its national format.')
-    ]
-    capabilities: Capabilities
-    country: Annotated[
-        str | None, Field(description='Country (ISO 3166 two-letter code).')
-    ]
     phone_number: Annotated[
         str,
         Field(
@@ -160,15 +153,13 @@ class AvailableNumber(BaseModel):
             pattern='^\\+[1-9][0-9]{6,14}$',
         ),
     ]
+    alias: Annotated[
+        str | None, Field(description='The number in its national format.')
+    ]
     region: Annotated[str | None, Field(description='State or province.')]
-    sms_enabled: Annotated[
-        bool | None,
-        Field(
-            alias='smsEnabled',
-            deprecated=True,
-            description='Older spelling of `capabilities.sms`.',
-        ),
-    ] = None
+    country: Annotated[
+        str | None, Field(description='Country (ISO 3166 two-letter code).')
+    ]
     voice_enabled: Annotated[
         bool | None,
         Field(
@@ -177,6 +168,15 @@ class AvailableNumber(BaseModel):
             description='Older spelling of `capabilities.voice`.',
         ),
     ] = None
+    sms_enabled: Annotated[
+        bool | None,
+        Field(
+            alias='smsEnabled',
+            deprecated=True,
+            description='Older spelling of `capabilities.sms`.',
+        ),
+    ] = None
+    capabilities: Capabilities
 
 
 class AvailableNumberList(Pagination):
@@ -200,6 +200,14 @@ class BuyIncomingNumberRequest(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
+    phone_number: Annotated[
+        str,
+        Field(
+            alias='phoneNumber',
+            description='The number to buy, as `/AvailablePhoneNumbers` lists it.',
+            pattern='^\\+[1-9][0-9]{6,14}$',
+        ),
+    ]
     alias: Annotated[
         str | None,
         Field(
@@ -215,14 +223,6 @@ class BuyIncomingNumberRequest(BaseModel):
             pattern='^AP[0-9a-fA-F]{40}$',
         ),
     ] = None
-    phone_number: Annotated[
-        str,
-        Field(
-            alias='phoneNumber',
-            description='The number to buy, as `/AvailablePhoneNumbers` lists it.',
-            pattern='^\\+[1-9][0-9]{6,14}$',
-        ),
-    ]
 
 
 class IncomingNumber(BaseModel):
@@ -235,19 +235,71 @@ class IncomingNumber(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
+    uri: Annotated[
+        str,
+        Field(
+            description='Path of this number relative to `/apiserver`.',
+            examples=[
+                '/Accounts/AC6910fbcfaffb781e7dda33864003df692dc6c5ac/IncomingPhoneNumbers/PN8e458139313ed1fea8599e1a1d290a958d2d778e'
+            ],
+        ),
+    ]
+    date_created: Annotated[
+        str,
+        Field(
+            alias='dateCreated',
+            description='A GMT timestamp in RFC 1123 form, e.g. `Mon, 07 Nov 2016 15:25:18 GMT`.',
+            pattern='^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$',
+        ),
+    ]
+    date_updated: Annotated[
+        str,
+        Field(
+            alias='dateUpdated',
+            description='A GMT timestamp in RFC 1123 form, e.g. `Mon, 07 Nov 2016 15:25:18 GMT`.',
+            pattern='^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$',
+        ),
+    ]
+    date_created_iso: Annotated[
+        AwareDatetime | None,
+        Field(alias='dateCreatedISO', description='`dateCreated` in RFC 3339 (UTC).'),
+    ] = None
+    date_updated_iso: Annotated[
+        AwareDatetime | None,
+        Field(alias='dateUpdatedISO', description='`dateUpdated` in RFC 3339 (UTC).'),
+    ] = None
+    revision: Annotated[
+        int, Field(description='1 when bought; one more after each update.', ge=1)
+    ]
+    capabilities: Capabilities
+    campaign_id: Annotated[
+        str | None,
+        Field(
+            alias='campaignId',
+            description='The 10DLC campaign of the number; null when it has none.',
+        ),
+    ]
+    campaign_assignment_time: Annotated[
+        str | None,
+        Field(
+            alias='campaignAssignmentTime',
+            description='When the number joined its campaign (RFC 1123, GMT); null without a campaign.',
+        ),
+    ] = None
+    phone_number_id: Annotated[
+        str | None,
+        Field(
+            alias='phoneNumberId',
+            description='Id of the number.',
+            pattern='^PN[0-9a-fA-F]{40}$',
+        ),
+    ]
     account_id: Annotated[
         str | None,
         Field(
             alias='accountId',
             description='The owning account.',
             pattern='^AC[0-9a-fA-F]{40}$',
-        ),
-    ]
-    alias: Annotated[
-        str | None,
-        Field(
-            description='Free text naming the number; by default its national format.',
-            max_length=64,
         ),
     ]
     application_id: Annotated[
@@ -258,54 +310,6 @@ class IncomingNumber(BaseModel):
             pattern='^AP[0-9a-fA-F]{40}$',
         ),
     ]
-    campaign_assignment_time: Annotated[
-        str | None,
-        Field(
-            alias='campaignAssignmentTime',
-            description='When the number joined its campaign (RFC 1123, GMT); null without a campaign.',
-        ),
-    ] = None
-    campaign_id: Annotated[
-        str | None,
-        Field(
-            alias='campaignId',
-            description='The 10DLC campaign of the number; null when it has none.',
-        ),
-    ]
-    capabilities: Capabilities
-    country: Annotated[
-        str | None, Field(description='Country (ISO 3166 two-letter code).')
-    ]
-    date_created: Annotated[
-        str,
-        Field(
-            alias='dateCreated',
-            description='A GMT timestamp in RFC 1123 form, e.g. `Mon, 07 Nov 2016 15:25:18 GMT`.',
-            pattern='^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$',
-        ),
-    ]
-    date_created_iso: Annotated[
-        AwareDatetime | None,
-        Field(alias='dateCreatedISO', description='`dateCreated` in RFC 3339 (UTC).'),
-    ] = None
-    date_updated: Annotated[
-        str,
-        Field(
-            alias='dateUpdated',
-            description='A GMT timestamp in RFC 1123 form, e.g. `Mon, 07 Nov 2016 15:25:18 GMT`.',
-            pattern='^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$',
-        ),
-    ]
-    date_updated_iso: Annotated[
-        AwareDatetime | None,
-        Field(alias='dateUpdatedISO', description='`dateUpdated` in RFC 3339 (UTC).'),
-    ] = None
-    offnet: Annotated[
-        bool | None,
-        Field(
-            description='The number is registered as offnet (hosted elsewhere); some features are limited.'
-        ),
-    ]
     phone_number: Annotated[
         str | None,
         Field(
@@ -314,38 +318,16 @@ class IncomingNumber(BaseModel):
             pattern='^\\+[1-9][0-9]{6,14}$',
         ),
     ]
-    phone_number_id: Annotated[
+    alias: Annotated[
         str | None,
         Field(
-            alias='phoneNumberId',
-            description='Id of the number.',
-            pattern='^PN[0-9a-fA-F]{40}$',
+            description='Free text naming the number; by default its national format.',
+            max_length=64,
         ),
     ]
     region: Annotated[str | None, Field(description='State or province.')]
-    revision: Annotated[
-        int, Field(description='1 when bought; one more after each update.', ge=1)
-    ]
-    sms_enabled: Annotated[
-        bool | None,
-        Field(
-            alias='smsEnabled',
-            deprecated=True,
-            description='Older spelling of `capabilities.sms`.',
-        ),
-    ] = None
-    tfn: Annotated[
-        Tfn | None,
-        Field(description='Toll-free campaign details; null for numbers without one.'),
-    ]
-    uri: Annotated[
-        str,
-        Field(
-            description='Path of this number relative to `/apiserver`.',
-            examples=[
-                '/Accounts/AC6910fbcfaffb781e7dda33864003df692dc6c5ac/IncomingPhoneNumbers/PN8e458139313ed1fea8599e1a1d290a958d2d778e'
-            ],
-        ),
+    country: Annotated[
+        str | None, Field(description='Country (ISO 3166 two-letter code).')
     ]
     voice_enabled: Annotated[
         bool | None,
@@ -355,6 +337,24 @@ class IncomingNumber(BaseModel):
             description='Older spelling of `capabilities.voice`.',
         ),
     ] = None
+    sms_enabled: Annotated[
+        bool | None,
+        Field(
+            alias='smsEnabled',
+            deprecated=True,
+            description='Older spelling of `capabilities.sms`.',
+        ),
+    ] = None
+    offnet: Annotated[
+        bool | None,
+        Field(
+            description='The number is registered as offnet (hosted elsewhere); some features are limited.'
+        ),
+    ]
+    tfn: Annotated[
+        Tfn | None,
+        Field(description='Toll-free campaign details; null for numbers without one.'),
+    ]
 
 
 class IncomingNumberList(Pagination):

@@ -16,24 +16,24 @@ class IncomingPhoneNumberCapabilities(BaseModel):
         populate_by_name=True,
         json_schema_extra={'xml': {'name': 'Capabilities'}},
     )
-    fax_capable: Annotated[
+    voice_capable: Annotated[
         bool,
         Field(
-            description='Receives faxes.', json_schema_extra={'xml': {'name': 'Fax'}}
+            description='Receives calls.', json_schema_extra={'xml': {'name': 'Voice'}}
         ),
-    ]
-    mms_capable: Annotated[
-        bool,
-        Field(description='Receives MMS.', json_schema_extra={'xml': {'name': 'Mms'}}),
     ]
     sms_capable: Annotated[
         bool,
         Field(description='Receives SMS.', json_schema_extra={'xml': {'name': 'Sms'}}),
     ]
-    voice_capable: Annotated[
+    mms_capable: Annotated[
+        bool,
+        Field(description='Receives MMS.', json_schema_extra={'xml': {'name': 'Mms'}}),
+    ]
+    fax_capable: Annotated[
         bool,
         Field(
-            description='Receives calls.', json_schema_extra={'xml': {'name': 'Voice'}}
+            description='Receives faxes.', json_schema_extra={'xml': {'name': 'Fax'}}
         ),
     ]
 
@@ -52,35 +52,19 @@ class IncomingPhoneNumber(BaseModel):
         populate_by_name=True,
         json_schema_extra={'xml': {'name': 'IncomingPhoneNumber'}},
     )
+    sid: Annotated[
+        str,
+        Field(
+            description="The number's Sid (`PN` + 32 hex digits when the server made it).",
+            json_schema_extra={'xml': {'name': 'Sid'}},
+            pattern='^[0-9A-Za-z]{34}$',
+        ),
+    ]
     account_sid: Annotated[
         str | None,
         Field(
             description='The owning account.',
             json_schema_extra={'xml': {'name': 'AccountSid'}},
-        ),
-    ]
-    api_version: Annotated[
-        str,
-        Field(
-            description='API version of the RCML sessions calls to this number start; also the first segment of `uri`.',
-            json_schema_extra={'xml': {'name': 'ApiVersion'}},
-        ),
-    ]
-    capabilities: IncomingPhoneNumberCapabilities
-    date_created: Annotated[
-        str,
-        Field(
-            description='Java `EEE, d MMM yyyy HH:mm:ss Z` (US locale), e.g. `Wed, 23 Sep 2015 15:55:47 +0000`: no leading zero on the day.',
-            json_schema_extra={'xml': {'name': 'DateCreated'}},
-            pattern='^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [1-9][0-9]? (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}$',
-        ),
-    ]
-    date_updated: Annotated[
-        str,
-        Field(
-            description='Java `EEE, d MMM yyyy HH:mm:ss Z` (US locale), e.g. `Wed, 23 Sep 2015 15:55:47 +0000`: no leading zero on the day.',
-            json_schema_extra={'xml': {'name': 'DateUpdated'}},
-            pattern='^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [1-9][0-9]? (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}$',
         ),
     ]
     friendly_name: Annotated[
@@ -99,82 +83,32 @@ class IncomingPhoneNumber(BaseModel):
             max_length=30,
         ),
     ]
-    refer_application_name: Annotated[
+    voice_url: Annotated[
         str | None,
         Field(
-            description='Name of that application (list items only).',
-            json_schema_extra={'xml': {'name': 'ReferApplicationName'}},
-        ),
-    ] = None
-    refer_application_sid: Annotated[
-        str | None,
-        Field(
-            description='Application that handles SIP REFER.',
-            json_schema_extra={'xml': {'name': 'ReferApplicationSid'}},
+            description='URL fetched for RCML when a call comes in.',
+            json_schema_extra={'xml': {'name': 'VoiceUrl'}},
         ),
     ]
-    refer_method: Annotated[
+    voice_method: Annotated[
         Literal['GET', 'POST'] | None,
         Field(
-            description='Method used for `refer_url`.',
-            json_schema_extra={'xml': {'name': 'ReferMethod'}},
+            description='Method used for `voice_url`.',
+            json_schema_extra={'xml': {'name': 'VoiceMethod'}},
         ),
     ]
-    refer_url: Annotated[
+    voice_fallback_url: Annotated[
         str | None,
         Field(
-            description='URL fetched when a SIP REFER arrives.',
-            json_schema_extra={'xml': {'name': 'ReferUrl'}},
+            description='URL fetched when `voice_url` fails.',
+            json_schema_extra={'xml': {'name': 'VoiceFallbackUrl'}},
         ),
     ]
-    sid: Annotated[
-        str,
-        Field(
-            description="The number's Sid (`PN` + 32 hex digits when the server made it).",
-            json_schema_extra={'xml': {'name': 'Sid'}},
-            pattern='^[0-9A-Za-z]{34}$',
-        ),
-    ]
-    sms_application_name: Annotated[
-        str | None,
-        Field(
-            description='Name of that application (list items only).',
-            json_schema_extra={'xml': {'name': 'SmsApplicationName'}},
-        ),
-    ] = None
-    sms_application_sid: Annotated[
-        str | None,
-        Field(
-            description='Application that handles SMS.',
-            json_schema_extra={'xml': {'name': 'SmsApplicationSid'}},
-        ),
-    ]
-    sms_fallback_method: Annotated[
+    voice_fallback_method: Annotated[
         Literal['GET', 'POST'] | None,
         Field(
-            description='Method used for `sms_fallback_url`.',
-            json_schema_extra={'xml': {'name': 'SmsFallbackMethod'}},
-        ),
-    ]
-    sms_fallback_url: Annotated[
-        str | None,
-        Field(
-            description='URL fetched when `sms_url` fails.',
-            json_schema_extra={'xml': {'name': 'SmsFallbackUrl'}},
-        ),
-    ]
-    sms_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(
-            description='Method used for `sms_url`.',
-            json_schema_extra={'xml': {'name': 'SmsMethod'}},
-        ),
-    ]
-    sms_url: Annotated[
-        str | None,
-        Field(
-            description='URL fetched when an SMS arrives.',
-            json_schema_extra={'xml': {'name': 'SmsUrl'}},
+            description='Method used for `voice_fallback_url`.',
+            json_schema_extra={'xml': {'name': 'VoiceFallbackMethod'}},
         ),
     ]
     status_callback: Annotated[
@@ -191,53 +125,18 @@ class IncomingPhoneNumber(BaseModel):
             json_schema_extra={'xml': {'name': 'StatusCallbackMethod'}},
         ),
     ]
-    uri: Annotated[
-        str,
+    voice_caller_id_lookup: Annotated[
+        bool,
         Field(
-            description='Path of this number: `/{api_version}/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}`, plus `.json` in JSON.',
-            json_schema_extra={'xml': {'name': 'Uri'}},
+            description="Look up the caller's name for incoming calls.",
+            json_schema_extra={'xml': {'name': 'VoiceCallerIdLookup'}},
         ),
     ]
-    ussd_application_name: Annotated[
+    voice_application_sid: Annotated[
         str | None,
         Field(
-            description='Name of that application (list items only).',
-            json_schema_extra={'xml': {'name': 'UssdApplicationName'}},
-        ),
-    ] = None
-    ussd_application_sid: Annotated[
-        str | None,
-        Field(
-            description='Application that handles USSD.',
-            json_schema_extra={'xml': {'name': 'UssdApplicationSid'}},
-        ),
-    ]
-    ussd_fallback_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(
-            description='Method used for `ussd_fallback_url`.',
-            json_schema_extra={'xml': {'name': 'UssdFallbackMethod'}},
-        ),
-    ]
-    ussd_fallback_url: Annotated[
-        str | None,
-        Field(
-            description='URL fetched when `ussd_url` fails.',
-            json_schema_extra={'xml': {'name': 'UssdFallbackUrl'}},
-        ),
-    ]
-    ussd_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(
-            description='Method used for `ussd_url`.',
-            json_schema_extra={'xml': {'name': 'UssdMethod'}},
-        ),
-    ]
-    ussd_url: Annotated[
-        str | None,
-        Field(
-            description='URL fetched when a USSD request arrives.',
-            json_schema_extra={'xml': {'name': 'UssdUrl'}},
+            description='Application that handles calls; when set the voice URLs are not used.',
+            json_schema_extra={'xml': {'name': 'VoiceApplicationSid'}},
         ),
     ]
     voice_application_name: Annotated[
@@ -247,46 +146,147 @@ class IncomingPhoneNumber(BaseModel):
             json_schema_extra={'xml': {'name': 'VoiceApplicationName'}},
         ),
     ] = None
-    voice_application_sid: Annotated[
+    date_created: Annotated[
+        str,
+        Field(
+            description='Java `EEE, d MMM yyyy HH:mm:ss Z` (US locale), e.g. `Wed, 23 Sep 2015 15:55:47 +0000`: no leading zero on the day.',
+            json_schema_extra={'xml': {'name': 'DateCreated'}},
+            pattern='^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [1-9][0-9]? (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}$',
+        ),
+    ]
+    date_updated: Annotated[
+        str,
+        Field(
+            description='Java `EEE, d MMM yyyy HH:mm:ss Z` (US locale), e.g. `Wed, 23 Sep 2015 15:55:47 +0000`: no leading zero on the day.',
+            json_schema_extra={'xml': {'name': 'DateUpdated'}},
+            pattern='^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [1-9][0-9]? (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}$',
+        ),
+    ]
+    sms_url: Annotated[
         str | None,
         Field(
-            description='Application that handles calls; when set the voice URLs are not used.',
-            json_schema_extra={'xml': {'name': 'VoiceApplicationSid'}},
+            description='URL fetched when an SMS arrives.',
+            json_schema_extra={'xml': {'name': 'SmsUrl'}},
         ),
     ]
-    voice_caller_id_lookup: Annotated[
-        bool,
-        Field(
-            description="Look up the caller's name for incoming calls.",
-            json_schema_extra={'xml': {'name': 'VoiceCallerIdLookup'}},
-        ),
-    ]
-    voice_fallback_method: Annotated[
+    sms_method: Annotated[
         Literal['GET', 'POST'] | None,
         Field(
-            description='Method used for `voice_fallback_url`.',
-            json_schema_extra={'xml': {'name': 'VoiceFallbackMethod'}},
+            description='Method used for `sms_url`.',
+            json_schema_extra={'xml': {'name': 'SmsMethod'}},
         ),
     ]
-    voice_fallback_url: Annotated[
+    sms_fallback_url: Annotated[
         str | None,
         Field(
-            description='URL fetched when `voice_url` fails.',
-            json_schema_extra={'xml': {'name': 'VoiceFallbackUrl'}},
+            description='URL fetched when `sms_url` fails.',
+            json_schema_extra={'xml': {'name': 'SmsFallbackUrl'}},
         ),
     ]
-    voice_method: Annotated[
+    sms_fallback_method: Annotated[
         Literal['GET', 'POST'] | None,
         Field(
-            description='Method used for `voice_url`.',
-            json_schema_extra={'xml': {'name': 'VoiceMethod'}},
+            description='Method used for `sms_fallback_url`.',
+            json_schema_extra={'xml': {'name': 'SmsFallbackMethod'}},
         ),
     ]
-    voice_url: Annotated[
+    sms_application_sid: Annotated[
         str | None,
         Field(
-            description='URL fetched for RCML when a call comes in.',
-            json_schema_extra={'xml': {'name': 'VoiceUrl'}},
+            description='Application that handles SMS.',
+            json_schema_extra={'xml': {'name': 'SmsApplicationSid'}},
+        ),
+    ]
+    sms_application_name: Annotated[
+        str | None,
+        Field(
+            description='Name of that application (list items only).',
+            json_schema_extra={'xml': {'name': 'SmsApplicationName'}},
+        ),
+    ] = None
+    ussd_url: Annotated[
+        str | None,
+        Field(
+            description='URL fetched when a USSD request arrives.',
+            json_schema_extra={'xml': {'name': 'UssdUrl'}},
+        ),
+    ]
+    ussd_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(
+            description='Method used for `ussd_url`.',
+            json_schema_extra={'xml': {'name': 'UssdMethod'}},
+        ),
+    ]
+    ussd_fallback_url: Annotated[
+        str | None,
+        Field(
+            description='URL fetched when `ussd_url` fails.',
+            json_schema_extra={'xml': {'name': 'UssdFallbackUrl'}},
+        ),
+    ]
+    ussd_fallback_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(
+            description='Method used for `ussd_fallback_url`.',
+            json_schema_extra={'xml': {'name': 'UssdFallbackMethod'}},
+        ),
+    ]
+    ussd_application_sid: Annotated[
+        str | None,
+        Field(
+            description='Application that handles USSD.',
+            json_schema_extra={'xml': {'name': 'UssdApplicationSid'}},
+        ),
+    ]
+    ussd_application_name: Annotated[
+        str | None,
+        Field(
+            description='Name of that application (list items only).',
+            json_schema_extra={'xml': {'name': 'UssdApplicationName'}},
+        ),
+    ] = None
+    refer_url: Annotated[
+        str | None,
+        Field(
+            description='URL fetched when a SIP REFER arrives.',
+            json_schema_extra={'xml': {'name': 'ReferUrl'}},
+        ),
+    ]
+    refer_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(
+            description='Method used for `refer_url`.',
+            json_schema_extra={'xml': {'name': 'ReferMethod'}},
+        ),
+    ]
+    refer_application_sid: Annotated[
+        str | None,
+        Field(
+            description='Application that handles SIP REFER.',
+            json_schema_extra={'xml': {'name': 'ReferApplicationSid'}},
+        ),
+    ]
+    refer_application_name: Annotated[
+        str | None,
+        Field(
+            description='Name of that application (list items only).',
+            json_schema_extra={'xml': {'name': 'ReferApplicationName'}},
+        ),
+    ] = None
+    capabilities: IncomingPhoneNumberCapabilities
+    api_version: Annotated[
+        str,
+        Field(
+            description='API version of the RCML sessions calls to this number start; also the first segment of `uri`.',
+            json_schema_extra={'xml': {'name': 'ApiVersion'}},
+        ),
+    ]
+    uri: Annotated[
+        str,
+        Field(
+            description='Path of this number: `/{api_version}/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}`, plus `.json` in JSON.',
+            json_schema_extra={'xml': {'name': 'Uri'}},
         ),
     ]
 
@@ -302,36 +302,6 @@ class IncomingPhoneNumberCreateForm(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    api_version: Annotated[
-        str | None,
-        Field(
-            alias='ApiVersion',
-            description='API version for calls to this number.',
-            pattern='^[0-9]{4}-[0-9]{2}-[0-9]{2}$',
-        ),
-    ] = '2012-04-24'
-    area_code: Annotated[
-        str | None,
-        Field(
-            alias='AreaCode',
-            description='A three-digit area code; see above for why it does not provision anything.',
-            pattern='^[0-9]{3}$',
-        ),
-    ] = None
-    fax_capable: Annotated[
-        bool | None, Field(alias='FaxCapable', description='The number receives faxes.')
-    ] = None
-    friendly_name: Annotated[
-        str | None,
-        Field(
-            alias='FriendlyName',
-            description='Free text naming the number; defaults to PhoneNumber as sent.',
-            max_length=64,
-        ),
-    ] = None
-    mms_capable: Annotated[
-        bool | None, Field(alias='MmsCapable', description='The number receives MMS.')
-    ] = None
     phone_number: Annotated[
         str,
         Field(
@@ -342,67 +312,59 @@ class IncomingPhoneNumberCreateForm(BaseModel):
             pattern='^\\+?[0-9]{1,15}$',
         ),
     ]
-    refer_application_sid: Annotated[
+    area_code: Annotated[
         str | None,
         Field(
-            alias='ReferApplicationSid',
-            description='A Restcomm Sid, 34 letters or digits.',
-            pattern='^[0-9A-Za-z]{34}$',
+            alias='AreaCode',
+            description='A three-digit area code; see above for why it does not provision anything.',
+            pattern='^[0-9]{3}$',
         ),
     ] = None
-    refer_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(alias='ReferMethod', description='How Restcomm calls the matching URL.'),
-    ] = 'POST'
-    refer_url: Annotated[
+    friendly_name: Annotated[
         str | None,
         Field(
-            alias='ReferUrl',
+            alias='FriendlyName',
+            description='Free text naming the number; defaults to PhoneNumber as sent.',
+            max_length=64,
+        ),
+    ] = None
+    api_version: Annotated[
+        str | None,
+        Field(
+            alias='ApiVersion',
+            description='API version for calls to this number.',
+            pattern='^[0-9]{4}-[0-9]{2}-[0-9]{2}$',
+        ),
+    ] = '2012-04-24'
+    voice_url: Annotated[
+        str | None,
+        Field(
+            alias='VoiceUrl',
             description='An absolute URL.',
             max_length=2048,
             pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
         ),
     ] = None
-    sms_application_sid: Annotated[
+    voice_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(alias='VoiceMethod', description='How Restcomm calls the matching URL.'),
+    ] = 'POST'
+    voice_fallback_url: Annotated[
         str | None,
         Field(
-            alias='SmsApplicationSid',
-            description='A Restcomm Sid, 34 letters or digits.',
-            pattern='^[0-9A-Za-z]{34}$',
+            alias='VoiceFallbackUrl',
+            description='An absolute URL.',
+            max_length=2048,
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
         ),
     ] = None
-    sms_capable: Annotated[
-        bool | None, Field(alias='SmsCapable', description='The number receives SMS.')
-    ] = None
-    sms_fallback_method: Annotated[
+    voice_fallback_method: Annotated[
         Literal['GET', 'POST'] | None,
         Field(
-            alias='SmsFallbackMethod',
+            alias='VoiceFallbackMethod',
             description='How Restcomm calls the matching URL.',
         ),
     ] = 'POST'
-    sms_fallback_url: Annotated[
-        str | None,
-        Field(
-            alias='SmsFallbackUrl',
-            description='An absolute URL.',
-            max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
-        ),
-    ] = None
-    sms_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(alias='SmsMethod', description='How Restcomm calls the matching URL.'),
-    ] = 'POST'
-    sms_url: Annotated[
-        str | None,
-        Field(
-            alias='SmsUrl',
-            description='An absolute URL.',
-            max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
-        ),
-    ] = None
     status_callback: Annotated[
         str | None,
         Field(
@@ -419,20 +381,67 @@ class IncomingPhoneNumberCreateForm(BaseModel):
             description='How Restcomm calls the matching URL.',
         ),
     ] = 'POST'
-    ussd_application_sid: Annotated[
+    voice_caller_id_lookup: Annotated[
+        bool | None,
+        Field(alias='VoiceCallerIdLookup', description="Look up callers' names."),
+    ] = False
+    voice_application_sid: Annotated[
         str | None,
         Field(
-            alias='UssdApplicationSid',
+            alias='VoiceApplicationSid',
             description='A Restcomm Sid, 34 letters or digits.',
             pattern='^[0-9A-Za-z]{34}$',
         ),
     ] = None
-    ussd_fallback_method: Annotated[
+    sms_url: Annotated[
+        str | None,
+        Field(
+            alias='SmsUrl',
+            description='An absolute URL.',
+            max_length=2048,
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+        ),
+    ] = None
+    sms_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(alias='SmsMethod', description='How Restcomm calls the matching URL.'),
+    ] = 'POST'
+    sms_fallback_url: Annotated[
+        str | None,
+        Field(
+            alias='SmsFallbackUrl',
+            description='An absolute URL.',
+            max_length=2048,
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+        ),
+    ] = None
+    sms_fallback_method: Annotated[
         Literal['GET', 'POST'] | None,
         Field(
-            alias='UssdFallbackMethod',
+            alias='SmsFallbackMethod',
             description='How Restcomm calls the matching URL.',
         ),
+    ] = 'POST'
+    sms_application_sid: Annotated[
+        str | None,
+        Field(
+            alias='SmsApplicationSid',
+            description='A Restcomm Sid, 34 letters or digits.',
+            pattern='^[0-9A-Za-z]{34}$',
+        ),
+    ] = None
+    ussd_url: Annotated[
+        str | None,
+        Field(
+            alias='UssdUrl',
+            description='An absolute URL.',
+            max_length=2048,
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+        ),
+    ] = None
+    ussd_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(alias='UssdMethod', description='How Restcomm calls the matching URL.'),
     ] = 'POST'
     ussd_fallback_url: Annotated[
         str | None,
@@ -443,63 +452,54 @@ class IncomingPhoneNumberCreateForm(BaseModel):
             pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
         ),
     ] = None
-    ussd_method: Annotated[
+    ussd_fallback_method: Annotated[
         Literal['GET', 'POST'] | None,
-        Field(alias='UssdMethod', description='How Restcomm calls the matching URL.'),
-    ] = 'POST'
-    ussd_url: Annotated[
-        str | None,
         Field(
-            alias='UssdUrl',
-            description='An absolute URL.',
-            max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+            alias='UssdFallbackMethod',
+            description='How Restcomm calls the matching URL.',
         ),
-    ] = None
-    voice_application_sid: Annotated[
+    ] = 'POST'
+    ussd_application_sid: Annotated[
         str | None,
         Field(
-            alias='VoiceApplicationSid',
+            alias='UssdApplicationSid',
             description='A Restcomm Sid, 34 letters or digits.',
             pattern='^[0-9A-Za-z]{34}$',
         ),
     ] = None
-    voice_caller_id_lookup: Annotated[
-        bool | None,
-        Field(alias='VoiceCallerIdLookup', description="Look up callers' names."),
-    ] = False
+    refer_url: Annotated[
+        str | None,
+        Field(
+            alias='ReferUrl',
+            description='An absolute URL.',
+            max_length=2048,
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+        ),
+    ] = None
+    refer_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(alias='ReferMethod', description='How Restcomm calls the matching URL.'),
+    ] = 'POST'
+    refer_application_sid: Annotated[
+        str | None,
+        Field(
+            alias='ReferApplicationSid',
+            description='A Restcomm Sid, 34 letters or digits.',
+            pattern='^[0-9A-Za-z]{34}$',
+        ),
+    ] = None
     voice_capable: Annotated[
         bool | None,
         Field(alias='VoiceCapable', description='The number receives calls.'),
     ] = None
-    voice_fallback_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(
-            alias='VoiceFallbackMethod',
-            description='How Restcomm calls the matching URL.',
-        ),
-    ] = 'POST'
-    voice_fallback_url: Annotated[
-        str | None,
-        Field(
-            alias='VoiceFallbackUrl',
-            description='An absolute URL.',
-            max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
-        ),
+    sms_capable: Annotated[
+        bool | None, Field(alias='SmsCapable', description='The number receives SMS.')
     ] = None
-    voice_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(alias='VoiceMethod', description='How Restcomm calls the matching URL.'),
-    ] = 'POST'
-    voice_url: Annotated[
-        str | None,
-        Field(
-            alias='VoiceUrl',
-            description='An absolute URL.',
-            max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
-        ),
+    mms_capable: Annotated[
+        bool | None, Field(alias='MmsCapable', description='The number receives MMS.')
+    ] = None
+    fax_capable: Annotated[
+        bool | None, Field(alias='FaxCapable', description='The number receives faxes.')
     ] = None
     is_sip: Annotated[
         bool | None,
@@ -525,19 +525,87 @@ class IncomingPhoneNumberPage(BaseModel):
         populate_by_name=True,
         json_schema_extra={'xml': {'name': 'IncomingPhoneNumbers'}},
     )
+    page: Annotated[
+        int,
+        Field(
+            description="This page's number, from 0.",
+            ge=0,
+            json_schema_extra={'xml': {'name': 'page', 'attribute': True}},
+        ),
+    ]
+    num_pages: Annotated[
+        int,
+        Field(
+            description='Index of the last page.',
+            ge=0,
+            json_schema_extra={'xml': {'name': 'numpages', 'attribute': True}},
+        ),
+    ]
+    page_size: Annotated[
+        int,
+        Field(
+            description='Items per page.',
+            ge=1,
+            json_schema_extra={'xml': {'name': 'pagesize', 'attribute': True}},
+        ),
+    ]
+    total: Annotated[
+        int,
+        Field(
+            description='Items in the whole listing (in XML: the page count).',
+            ge=0,
+            json_schema_extra={'xml': {'name': 'total', 'attribute': True}},
+        ),
+    ]
+    start: Annotated[
+        str,
+        Field(
+            description='Offset of the first item.',
+            json_schema_extra={'xml': {'name': 'start', 'attribute': True}},
+            pattern='^[0-9]+$',
+        ),
+    ]
     end: Annotated[
         str,
         Field(
             description='Offset after (last page) or of (other pages) the last item.',
-            json_schema_extra={'xml': {'attribute': True, 'name': 'end'}},
+            json_schema_extra={'xml': {'name': 'end', 'attribute': True}},
             pattern='^[0-9]+$',
+        ),
+    ]
+    uri: Annotated[
+        str,
+        Field(
+            description="This listing's path without paging and without `.json`.",
+            json_schema_extra={'xml': {'name': 'uri', 'attribute': True}},
         ),
     ]
     first_page_uri: Annotated[
         str,
         Field(
             description='Path of page 0.',
-            json_schema_extra={'xml': {'attribute': True, 'name': 'firstpageuri'}},
+            json_schema_extra={'xml': {'name': 'firstpageuri', 'attribute': True}},
+        ),
+    ]
+    previous_page_uri: Annotated[
+        str,
+        Field(
+            description='Path of the previous page, or the string "null".',
+            json_schema_extra={'xml': {'name': 'previouspageuri', 'attribute': True}},
+        ),
+    ]
+    next_page_uri: Annotated[
+        str,
+        Field(
+            description='Path of the next page, or the string "null".',
+            json_schema_extra={'xml': {'name': 'nextpageuri', 'attribute': True}},
+        ),
+    ]
+    last_page_uri: Annotated[
+        str,
+        Field(
+            description='Path of the last page.',
+            json_schema_extra={'xml': {'name': 'lastpageuri', 'attribute': True}},
         ),
     ]
     incoming_phone_numbers: Annotated[
@@ -546,74 +614,6 @@ class IncomingPhoneNumberPage(BaseModel):
             alias='incomingPhoneNumbers',
             description='The numbers on this page.',
             json_schema_extra={'xml': {'wrapped': False}},
-        ),
-    ]
-    last_page_uri: Annotated[
-        str,
-        Field(
-            description='Path of the last page.',
-            json_schema_extra={'xml': {'attribute': True, 'name': 'lastpageuri'}},
-        ),
-    ]
-    next_page_uri: Annotated[
-        str,
-        Field(
-            description='Path of the next page, or the string "null".',
-            json_schema_extra={'xml': {'attribute': True, 'name': 'nextpageuri'}},
-        ),
-    ]
-    num_pages: Annotated[
-        int,
-        Field(
-            description='Index of the last page.',
-            ge=0,
-            json_schema_extra={'xml': {'attribute': True, 'name': 'numpages'}},
-        ),
-    ]
-    page: Annotated[
-        int,
-        Field(
-            description="This page's number, from 0.",
-            ge=0,
-            json_schema_extra={'xml': {'attribute': True, 'name': 'page'}},
-        ),
-    ]
-    page_size: Annotated[
-        int,
-        Field(
-            description='Items per page.',
-            ge=1,
-            json_schema_extra={'xml': {'attribute': True, 'name': 'pagesize'}},
-        ),
-    ]
-    previous_page_uri: Annotated[
-        str,
-        Field(
-            description='Path of the previous page, or the string "null".',
-            json_schema_extra={'xml': {'attribute': True, 'name': 'previouspageuri'}},
-        ),
-    ]
-    start: Annotated[
-        str,
-        Field(
-            description='Offset of the first item.',
-            json_schema_extra={'xml': {'attribute': True, 'name': 'start'}},
-            pattern='^[0-9]+$',
-        ),
-    ]
-    total: Annotated[
-        int,
-        Field(
-            description='Items in the whole listing (in XML: the page count).',
-            ge=0,
-            json_schema_extra={'xml': {'attribute': True, 'name': 'total'}},
-        ),
-    ]
-    uri: Annotated[
-        str,
-        Field(
-            description="This listing's path without paging and without `.json`.",
-            json_schema_extra={'xml': {'attribute': True, 'name': 'uri'}},
         ),
     ]
 
@@ -640,12 +640,13 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
-    account_sid: Annotated[
+    friendly_name: Annotated[
         str | None,
         Field(
-            alias='AccountSid',
-            description='Accepted and ignored (the number does not move).',
-            max_length=34,
+            alias='FriendlyName',
+            description='New free-text name.',
+            max_length=64,
+            min_length=1,
         ),
     ] = None
     api_version: Annotated[
@@ -656,90 +657,35 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             pattern='^[0-9]{4}-[0-9]{2}-[0-9]{2}$',
         ),
     ] = None
-    area_code: Annotated[
-        str | None,
-        Field(alias='AreaCode', description='Accepted and ignored.', max_length=3),
-    ] = None
-    fax_capable: Annotated[
-        bool | None, Field(alias='FaxCapable', description='The number receives faxes.')
-    ] = None
-    friendly_name: Annotated[
+    voice_url: Annotated[
         str | None,
         Field(
-            alias='FriendlyName',
-            description='New free-text name.',
-            max_length=64,
-            min_length=1,
-        ),
-    ] = None
-    mms_capable: Annotated[
-        bool | None, Field(alias='MmsCapable', description='The number receives MMS.')
-    ] = None
-    phone_number: Annotated[
-        str | None,
-        Field(alias='PhoneNumber', description='Accepted and ignored.', max_length=30),
-    ] = None
-    refer_application_sid: Annotated[
-        str | None,
-        Field(
-            alias='ReferApplicationSid',
-            description='A Sid, or the empty string to clear the field.',
-            pattern='^([0-9A-Za-z]{34})?$',
-        ),
-    ] = None
-    refer_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(alias='ReferMethod', description='How Restcomm calls the matching URL.'),
-    ] = 'POST'
-    refer_url: Annotated[
-        str | None,
-        Field(
-            alias='ReferUrl',
+            alias='VoiceUrl',
             description='An absolute URL, or the empty string to clear the field.',
             max_length=2048,
             pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
         ),
     ] = None
-    sms_application_sid: Annotated[
+    voice_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(alias='VoiceMethod', description='How Restcomm calls the matching URL.'),
+    ] = 'POST'
+    voice_fallback_url: Annotated[
         str | None,
         Field(
-            alias='SmsApplicationSid',
-            description='A Sid, or the empty string to clear the field.',
-            pattern='^([0-9A-Za-z]{34})?$',
+            alias='VoiceFallbackUrl',
+            description='An absolute URL, or the empty string to clear the field.',
+            max_length=2048,
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
         ),
     ] = None
-    sms_capable: Annotated[
-        bool | None, Field(alias='SmsCapable', description='The number receives SMS.')
-    ] = None
-    sms_fallback_method: Annotated[
+    voice_fallback_method: Annotated[
         Literal['GET', 'POST'] | None,
         Field(
-            alias='SmsFallbackMethod',
+            alias='VoiceFallbackMethod',
             description='How Restcomm calls the matching URL.',
         ),
     ] = 'POST'
-    sms_fallback_url: Annotated[
-        str | None,
-        Field(
-            alias='SmsFallbackUrl',
-            description='An absolute URL, or the empty string to clear the field.',
-            max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
-        ),
-    ] = None
-    sms_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(alias='SmsMethod', description='How Restcomm calls the matching URL.'),
-    ] = 'POST'
-    sms_url: Annotated[
-        str | None,
-        Field(
-            alias='SmsUrl',
-            description='An absolute URL, or the empty string to clear the field.',
-            max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
-        ),
-    ] = None
     status_callback: Annotated[
         str | None,
         Field(
@@ -756,20 +702,67 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             description='How Restcomm calls the matching URL.',
         ),
     ] = 'POST'
-    ussd_application_sid: Annotated[
+    voice_caller_id_lookup: Annotated[
+        bool | None,
+        Field(alias='VoiceCallerIdLookup', description="Look up callers' names."),
+    ] = None
+    voice_application_sid: Annotated[
         str | None,
         Field(
-            alias='UssdApplicationSid',
+            alias='VoiceApplicationSid',
             description='A Sid, or the empty string to clear the field.',
             pattern='^([0-9A-Za-z]{34})?$',
         ),
     ] = None
-    ussd_fallback_method: Annotated[
+    sms_url: Annotated[
+        str | None,
+        Field(
+            alias='SmsUrl',
+            description='An absolute URL, or the empty string to clear the field.',
+            max_length=2048,
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+        ),
+    ] = None
+    sms_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(alias='SmsMethod', description='How Restcomm calls the matching URL.'),
+    ] = 'POST'
+    sms_fallback_url: Annotated[
+        str | None,
+        Field(
+            alias='SmsFallbackUrl',
+            description='An absolute URL, or the empty string to clear the field.',
+            max_length=2048,
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+        ),
+    ] = None
+    sms_fallback_method: Annotated[
         Literal['GET', 'POST'] | None,
         Field(
-            alias='UssdFallbackMethod',
+            alias='SmsFallbackMethod',
             description='How Restcomm calls the matching URL.',
         ),
+    ] = 'POST'
+    sms_application_sid: Annotated[
+        str | None,
+        Field(
+            alias='SmsApplicationSid',
+            description='A Sid, or the empty string to clear the field.',
+            pattern='^([0-9A-Za-z]{34})?$',
+        ),
+    ] = None
+    ussd_url: Annotated[
+        str | None,
+        Field(
+            alias='UssdUrl',
+            description='An absolute URL, or the empty string to clear the field.',
+            max_length=2048,
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+        ),
+    ] = None
+    ussd_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(alias='UssdMethod', description='How Restcomm calls the matching URL.'),
     ] = 'POST'
     ussd_fallback_url: Annotated[
         str | None,
@@ -780,62 +773,69 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
         ),
     ] = None
-    ussd_method: Annotated[
+    ussd_fallback_method: Annotated[
         Literal['GET', 'POST'] | None,
-        Field(alias='UssdMethod', description='How Restcomm calls the matching URL.'),
+        Field(
+            alias='UssdFallbackMethod',
+            description='How Restcomm calls the matching URL.',
+        ),
     ] = 'POST'
-    ussd_url: Annotated[
+    ussd_application_sid: Annotated[
         str | None,
         Field(
-            alias='UssdUrl',
+            alias='UssdApplicationSid',
+            description='A Sid, or the empty string to clear the field.',
+            pattern='^([0-9A-Za-z]{34})?$',
+        ),
+    ] = None
+    refer_url: Annotated[
+        str | None,
+        Field(
+            alias='ReferUrl',
             description='An absolute URL, or the empty string to clear the field.',
             max_length=2048,
             pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
         ),
     ] = None
-    voice_application_sid: Annotated[
+    refer_method: Annotated[
+        Literal['GET', 'POST'] | None,
+        Field(alias='ReferMethod', description='How Restcomm calls the matching URL.'),
+    ] = 'POST'
+    refer_application_sid: Annotated[
         str | None,
         Field(
-            alias='VoiceApplicationSid',
+            alias='ReferApplicationSid',
             description='A Sid, or the empty string to clear the field.',
             pattern='^([0-9A-Za-z]{34})?$',
         ),
-    ] = None
-    voice_caller_id_lookup: Annotated[
-        bool | None,
-        Field(alias='VoiceCallerIdLookup', description="Look up callers' names."),
     ] = None
     voice_capable: Annotated[
         bool | None,
         Field(alias='VoiceCapable', description='The number receives calls.'),
     ] = None
-    voice_fallback_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(
-            alias='VoiceFallbackMethod',
-            description='How Restcomm calls the matching URL.',
-        ),
-    ] = 'POST'
-    voice_fallback_url: Annotated[
-        str | None,
-        Field(
-            alias='VoiceFallbackUrl',
-            description='An absolute URL, or the empty string to clear the field.',
-            max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
-        ),
+    sms_capable: Annotated[
+        bool | None, Field(alias='SmsCapable', description='The number receives SMS.')
     ] = None
-    voice_method: Annotated[
-        Literal['GET', 'POST'] | None,
-        Field(alias='VoiceMethod', description='How Restcomm calls the matching URL.'),
-    ] = 'POST'
-    voice_url: Annotated[
+    mms_capable: Annotated[
+        bool | None, Field(alias='MmsCapable', description='The number receives MMS.')
+    ] = None
+    fax_capable: Annotated[
+        bool | None, Field(alias='FaxCapable', description='The number receives faxes.')
+    ] = None
+    phone_number: Annotated[
+        str | None,
+        Field(alias='PhoneNumber', description='Accepted and ignored.', max_length=30),
+    ] = None
+    area_code: Annotated[
+        str | None,
+        Field(alias='AreaCode', description='Accepted and ignored.', max_length=3),
+    ] = None
+    account_sid: Annotated[
         str | None,
         Field(
-            alias='VoiceUrl',
-            description='An absolute URL, or the empty string to clear the field.',
-            max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+            alias='AccountSid',
+            description='Accepted and ignored (the number does not move).',
+            max_length=34,
         ),
     ] = None
     is_sip: Annotated[

@@ -69,7 +69,7 @@ def render_models(parser: Parser, provider: Provider) -> str:
     with warnings.catch_warnings():
         # 0.89 warns that black/isort become optional extras; we pin and install both.
         warnings.simplefilter("ignore", FutureWarning)
-        code = generate(json.dumps(document, sort_keys=True), config=model_config())
+        code = generate(json.dumps(document), config=model_config())
     if not isinstance(code, str):
         raise UnsupportedSpec(f"{provider.tag}: datamodel-code-generator returned several modules")
     body = re.sub(r"\A(#[^\n]*\n)+", "", code).lstrip("\n")
