@@ -1,0 +1,345 @@
+"""Accounts of both providers: demo accounts, adding more, TOML config, checking credentials.
+
+Secrets stay out of logs and reprs, and are compared with ``hmac.compare_digest``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import sqlite3
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from emulator.store import Store
+
+Provider = Literal["freeclimb", "restcomm"]
+
+FREECLIMB_ACCOUNT_ID = re.compile(r"^AC[0-9a-fA-F]{40}$")
+RESTCOMM_ACCOUNT_SID = re.compile(r"^AC[0-9A-Za-z]{32}$")
+RESTCOMM_ORGANIZATION_SID = re.compile(r"^OR[0-9A-Za-z]{32}$")
+MAX_ANCESTRY = 32  # deeper trees than this are refused, so a walk up always ends
+
+
+@dataclass(frozen=True)
+class Account:
+    sid: str
+    provider: Provider
+    secret: str = field(repr=False)  # FreeClimb API key or Restcomm auth token
+    email: str | None = None
+    parent_sid: str | None = None
+    organization_sid: str | None = None
+    friendly_name: str | None = None
+    status: str = "active"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """Credentials printed on start so a user can try the emulator at once."""
+
+    provider: Provider
+    role: str
+    username: str
+    password: str
+    email: str | None = None
+    auth_token: str | None = None
+    parent_sid: str | None = None
+
+
+def _hex(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def md5_hex(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+# Demo accounts are derived from fixed strings so docs and scripts can name them. They are
+# meant for a server on loopback; add real-looking accounts through the config file.
+DEMO_ORGANIZATION = "OR" + _hex("numspec demo organization", 32)
+FREECLIMB_DEMO = DemoLogin(
+    "freeclimb", "demo", "AC" + _hex("numspec demo freeclimb account", 40),
+    _hex("numspec demo freeclimb api key", 40),
+)
+
+
+def _restcomm_demo(role: str, name: str, parent: str | None) -> DemoLogin:
+    password = f"numspec-{name}"
+    return DemoLogin(
+        "restcomm", role, "AC" + _hex(f"numspec demo restcomm {name}", 32), password,
+        email=f"{name}@numspec.example", auth_token=md5_hex(password), parent_sid=parent,
+    )
+
+
+RESTCOMM_DEMO = _restcomm_demo("demo", "demo", None)
+RESTCOMM_DEMO_SUBS = (
+    _restcomm_demo("sub-account of demo", "sub1", RESTCOMM_DEMO.username),
+    _restcomm_demo("sub-account of demo", "sub2", RESTCOMM_DEMO.username),
+)
+
+
+def demo_logins() -> list[DemoLogin]:
+    return [FREECLIMB_DEMO, RESTCOMM_DEMO, *RESTCOMM_DEMO_SUBS]
+
+
+def describe_demo_logins() -> str:
+    """Human-readable lines for the terminal: who you can log in as."""
+    lines = []
+    for login in demo_logins():
+        line = f"{login.provider:9} {login.role:20} user {login.username}  password {login.password}"
+        if login.email:
+            line += f"  (or user {login.email}; auth token {login.auth_token})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def ensure_demo_accounts(store: Store) -> None:
+    """Create the demo accounts if missing; never overwrite ones a user has changed."""
+    with store.write() as conn:
+        _insert(conn, Account(FREECLIMB_DEMO.username, "freeclimb", FREECLIMB_DEMO.password),
+                store.now_ms(), overwrite=False)
+        for login in (RESTCOMM_DEMO, *RESTCOMM_DEMO_SUBS):
+            assert login.auth_token is not None
+            account = Account(
+                login.username, "restcomm", login.auth_token, email=login.email,
+                parent_sid=login.parent_sid, organization_sid=DEMO_ORGANIZATION,
+                friendly_name=f"numspec {login.role}",
+            )
+            _insert(conn, account, store.now_ms(), overwrite=False)
+
+
+# -- adding and reading accounts --------------------------------------------------------
+
+
+def add_freeclimb_account(store: Store, account_id: str, api_key: str) -> Account:
+    """Add (or change the key of) a FreeClimb account."""
+    if not FREECLIMB_ACCOUNT_ID.match(account_id):
+        raise ValueError(f"FreeClimb account_id must be AC + 40 hex digits: {account_id!r}")
+    if not api_key:
+        raise ValueError(f"FreeClimb account {account_id}: api_key is empty")
+    account = Account(account_id, "freeclimb", api_key)
+    with store.write() as conn:
+        _insert(conn, account, store.now_ms(), overwrite=True)
+    return account
+
+
+def add_restcomm_account(
+    store: Store,
+    sid: str,
+    auth_token: str,
+    *,
+    email: str | None = None,
+    parent_sid: str | None = None,
+    organization_sid: str | None = None,
+    friendly_name: str | None = None,
+    status: str = "active",
+) -> Account:
+    """Add (or change) a Restcomm account. A sub-account joins its parent's organisation
+    unless told otherwise; a top-level account joins the demo organisation."""
+    if not RESTCOMM_ACCOUNT_SID.match(sid):
+        raise ValueError(f"Restcomm sid must be AC + 32 letters or digits: {sid!r}")
+    if not auth_token:
+        raise ValueError(f"Restcomm account {sid}: auth_token is empty")
+    if organization_sid is not None and not RESTCOMM_ORGANIZATION_SID.match(organization_sid):
+        raise ValueError(f"Restcomm account {sid}: organization_sid must be OR + 32 characters")
+    with store.write() as conn:
+        if parent_sid is not None:
+            parent = _row(conn, parent_sid)
+            if parent is None or parent["provider"] != "restcomm":
+                raise ValueError(f"Restcomm account {sid}: parent {parent_sid} does not exist")
+            if parent_sid == sid or sid in _ancestors(conn, parent_sid):
+                raise ValueError(f"Restcomm account {sid}: parent {parent_sid} would make a loop")
+            organization_sid = organization_sid or parent["organization_sid"]
+        account = Account(
+            sid, "restcomm", auth_token, email=email, parent_sid=parent_sid,
+            organization_sid=organization_sid or DEMO_ORGANIZATION,
+            friendly_name=friendly_name, status=status,
+        )
+        _insert(conn, account, store.now_ms(), overwrite=True)
+    return account
+
+
+def _insert(conn: sqlite3.Connection, account: Account, now: int, *, overwrite: bool) -> None:
+    existing = _row(conn, account.sid)
+    if existing is not None and existing["provider"] != account.provider:
+        raise ValueError(f"account {account.sid} already belongs to {existing['provider']}")
+    conflict = (
+        "DO UPDATE SET secret = excluded.secret, email = excluded.email, "
+        "parent_sid = excluded.parent_sid, organization_sid = excluded.organization_sid, "
+        "friendly_name = excluded.friendly_name, status = excluded.status"
+        if overwrite
+        else "DO NOTHING"
+    )
+    try:
+        conn.execute(
+            "INSERT INTO accounts (sid, provider, secret, email, parent_sid, organization_sid, "
+            "friendly_name, created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT(sid) {conflict}",
+            (account.sid, account.provider, account.secret, account.email, account.parent_sid,
+             account.organization_sid, account.friendly_name, now, account.status),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise ValueError(f"account {account.sid}: email {account.email!r} is taken") from exc
+
+
+def _row(conn: sqlite3.Connection, sid: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM accounts WHERE sid = ?", (sid,)
+    ).fetchone()
+    return row
+
+
+def _account(row: sqlite3.Row) -> Account:
+    return Account(
+        row["sid"], row["provider"], row["secret"], email=row["email"],
+        parent_sid=row["parent_sid"], organization_sid=row["organization_sid"],
+        friendly_name=row["friendly_name"], status=row["status"],
+    )
+
+
+def _ancestors(conn: sqlite3.Connection, sid: str) -> list[str]:
+    """The parent, grandparent, … of an account, nearest first."""
+    chain: list[str] = []
+    current = _row(conn, sid)
+    while current is not None and current["parent_sid"] and len(chain) < MAX_ANCESTRY:
+        chain.append(current["parent_sid"])
+        current = _row(conn, current["parent_sid"])
+    return chain
+
+
+def get_account(store: Store, sid: str, provider: Provider | None = None) -> Account | None:
+    with store.read() as conn:
+        row = _row(conn, sid)
+    if row is None or (provider is not None and row["provider"] != provider):
+        return None
+    return _account(row)
+
+
+def is_self_or_ancestor(store: Store, actor_sid: str, account_sid: str) -> bool:
+    """True when ``actor_sid`` is ``account_sid`` or one of its parents, grandparents, …"""
+    if actor_sid == account_sid:
+        return True
+    with store.read() as conn:
+        return actor_sid in _ancestors(conn, account_sid)
+
+
+# -- credentials ------------------------------------------------------------------------
+
+
+def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
+    """``Basic base64(user:password)`` → (user, password); None when absent or malformed."""
+    if not header:
+        return None
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def secret_matches(account: Account, password: str) -> bool:
+    """FreeClimb: the API key. Restcomm: the auth token, or a password whose MD5 is the token.
+
+    Both Restcomm comparisons always run, so timing does not tell which form was sent.
+    """
+    if account.provider == "freeclimb":
+        return _same(password, account.secret)
+    plain = _same(password, account.secret)
+    hashed = _same(md5_hex(password), account.secret.lower())
+    return plain | hashed
+
+
+_DUMMY = Account("AC" + "0" * 32, "restcomm", md5_hex("no such account"))
+
+
+def authenticate(store: Store, provider: Provider, user: str, password: str) -> Account | None:
+    """The account these credentials open, or None.
+
+    Restcomm looks the user up as an email first, then as an AccountSid, like the real server.
+    An unknown user still costs one comparison, so it cannot be told from a wrong password by
+    timing alone.
+    """
+    with store.read() as conn:
+        row = None
+        if provider == "restcomm":
+            row = conn.execute(
+                "SELECT * FROM accounts WHERE provider = 'restcomm' AND email = ?", (user,)
+            ).fetchone()
+        if row is None:
+            row = conn.execute(
+                "SELECT * FROM accounts WHERE provider = ? AND sid = ?", (provider, user)
+            ).fetchone()
+    if row is None:
+        secret_matches(_DUMMY, password)
+        return None
+    account = _account(row)
+    return account if secret_matches(account, password) else None
+
+
+# -- config file --------------------------------------------------------------------------
+
+
+def load_accounts_file(store: Store, path: str | os.PathLike[str]) -> list[Account]:
+    """Add the accounts a TOML file lists; returns them in file order.
+
+    ```toml
+    [[freeclimb.accounts]]
+    account_id = "AC…40 hex…"
+    api_key = "…"
+
+    [[restcomm.accounts]]
+    sid = "AC…32…"
+    email = "ops@example.com"      # optional
+    auth_token = "…"               # or the MD5 of the password
+    parent_sid = "AC…32…"          # optional; must be listed earlier or exist already
+    organization_sid = "OR…32…"    # optional
+    ```
+    """
+    with open(path, "rb") as handle:
+        config = tomllib.load(handle)
+    added: list[Account] = []
+    for entry in _entries(config, "freeclimb"):
+        added.append(add_freeclimb_account(
+            store, _text(entry, "account_id", required=True) or "",
+            _text(entry, "api_key", required=True) or "",
+        ))
+    for entry in _entries(config, "restcomm"):
+        added.append(add_restcomm_account(
+            store, _text(entry, "sid", required=True) or "",
+            _text(entry, "auth_token", required=True) or "",
+            email=_text(entry, "email"), parent_sid=_text(entry, "parent_sid"),
+            organization_sid=_text(entry, "organization_sid"),
+            friendly_name=_text(entry, "friendly_name"),
+        ))
+    return added
+
+
+def _entries(config: dict[str, Any], provider: str) -> list[dict[str, Any]]:
+    section = config.get(provider, {})
+    entries = section.get("accounts", []) if isinstance(section, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ValueError(f"[[{provider}.accounts]] must be a list of tables")
+    return entries
+
+
+def _text(entry: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = entry.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        # Name the key, never the value: it may be a secret.
+        raise ValueError(f"account entry: {key!r} must be a non-empty string")
+    return value

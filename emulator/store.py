@@ -1,0 +1,436 @@
+"""SQLite storage shared by both providers: schema, migrations, the number pool and cursors.
+
+One database holds both providers because they share one telephone network: a number that
+is not SIP-only belongs to at most one account in the whole emulator, which the
+``numbers_line`` UNIQUE index enforces even if two writers race.
+
+Threads: a file database gets one connection per thread (WAL lets readers run alongside the
+writer); ``:memory:`` has a single connection, so every use of it is serialised by a lock.
+Write transactions start with ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of
+failing halfway through.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import re2  # type: ignore[import-untyped]
+
+from emulator import inventory
+
+DEFAULT_PATH = "numspec.db"
+MEMORY = ":memory:"
+# A database row, or a dict with the same keys (rows about to be written, test fixtures).
+Record = sqlite3.Row | Mapping[str, Any]
+BUSY_TIMEOUT_MS = 10_000
+CURSOR_TTL_MS = 24 * 3600 * 1000  # a listing left alone for a day must be started again
+
+# Each entry upgrades the schema by one version; never edit one that has shipped, append.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # v1: accounts, the pool, owned numbers.
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE accounts (
+            sid TEXT PRIMARY KEY,
+            provider TEXT NOT NULL CHECK (provider IN ('freeclimb', 'restcomm')),
+            secret TEXT NOT NULL,
+            email TEXT,
+            parent_sid TEXT REFERENCES accounts(sid),
+            organization_sid TEXT,
+            friendly_name TEXT,
+            created_at INTEGER NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX accounts_email ON accounts(provider, email) WHERE email IS NOT NULL",
+        """CREATE TABLE inventory (
+            phone_number TEXT PRIMARY KEY,
+            country TEXT NOT NULL,
+            region TEXT,
+            kind TEXT NOT NULL CHECK (kind IN ('local', 'tollfree', 'mobile')),
+            voice INTEGER NOT NULL,
+            sms INTEGER NOT NULL,
+            toll_free INTEGER NOT NULL,
+            ten_dlc INTEGER NOT NULL,
+            short_code INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE numbers (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            provider TEXT NOT NULL CHECK (provider IN ('freeclimb', 'restcomm')),
+            sid TEXT NOT NULL UNIQUE,
+            account_sid TEXT NOT NULL REFERENCES accounts(sid),
+            phone_number TEXT NOT NULL,
+            is_sip INTEGER NOT NULL DEFAULT 0,
+            organization_sid TEXT,
+            country TEXT,
+            region TEXT,
+            kind TEXT,
+            voice INTEGER,
+            sms INTEGER,
+            toll_free INTEGER,
+            ten_dlc INTEGER,
+            short_code INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            alias TEXT,
+            application_id TEXT,
+            campaign_id TEXT,
+            tfn_campaign_id TEXT,
+            offnet INTEGER NOT NULL DEFAULT 0,
+            revision INTEGER NOT NULL DEFAULT 1,
+            friendly_name TEXT,
+            number_type TEXT,
+            api_version TEXT,
+            uri TEXT,
+            voice_url TEXT,
+            voice_method TEXT,
+            voice_fallback_url TEXT,
+            voice_fallback_method TEXT,
+            status_callback TEXT,
+            status_callback_method TEXT,
+            voice_caller_id_lookup INTEGER NOT NULL DEFAULT 0,
+            voice_application_sid TEXT,
+            sms_url TEXT,
+            sms_method TEXT,
+            sms_fallback_url TEXT,
+            sms_fallback_method TEXT,
+            sms_application_sid TEXT,
+            ussd_url TEXT,
+            ussd_method TEXT,
+            ussd_fallback_url TEXT,
+            ussd_fallback_method TEXT,
+            ussd_application_sid TEXT,
+            refer_url TEXT,
+            refer_method TEXT,
+            refer_application_sid TEXT,
+            voice_capable INTEGER,
+            sms_capable INTEGER,
+            mms_capable INTEGER,
+            fax_capable INTEGER
+        )""",
+        # The network-wide rule: a real line has one owner. SIP numbers are virtual and only
+        # unique inside their organisation.
+        "CREATE UNIQUE INDEX numbers_line ON numbers(phone_number) WHERE is_sip = 0",
+        """CREATE UNIQUE INDEX numbers_sip ON numbers(organization_sid, phone_number)
+            WHERE is_sip = 1""",
+        "CREATE INDEX numbers_newest ON numbers(account_sid, id)",
+    ),
+    # v2: account status, campaign assignment time, server-side cursors, phone-number indexes.
+    (
+        "ALTER TABLE accounts ADD COLUMN status TEXT NOT NULL DEFAULT 'active'",
+        "ALTER TABLE numbers ADD COLUMN campaign_assigned_at INTEGER",
+        "CREATE INDEX numbers_by_phone ON numbers(account_sid, phone_number)",
+        "CREATE INDEX numbers_phone ON numbers(phone_number)",
+        """CREATE TABLE cursors (
+            token TEXT PRIMARY KEY,
+            listing TEXT NOT NULL,
+            account_sid TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX cursors_age ON cursors(created_at)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The file was written by a newer numspec; opening it could damage it."""
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# re2 runs in linear time, so no pattern a client sends can stall the server.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.max_mem = 8 << 20
+
+
+@functools.lru_cache(maxsize=256)
+def compile_pattern(pattern: str) -> Any:
+    """Compile with re2; raises ``re2.error`` for an invalid (or non-linear) pattern."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _regexp(pattern: str, value: str | None) -> bool:
+    # SQLite's `X REGEXP Y` calls regexp(Y, X). Patterns are checked before the query runs.
+    return value is not None and compile_pattern(pattern).search(value) is not None
+
+
+class Store:
+    """The emulator's database. Create once per process; safe to share between threads."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = DEFAULT_PATH,
+        *,
+        inventory_size: int = inventory.DEFAULT_SIZE,
+        inventory_seed: int = inventory.DEFAULT_SEED,
+        demo_accounts: bool = True,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.path = str(path)
+        self.clock = clock
+        self._memory = self.path == MEMORY
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._shared: sqlite3.Connection | None = None
+        self._guard_lock = threading.RLock()
+        if not self._memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = self.connection()
+        migrate(conn)
+        with self.write() as conn:
+            if _meta(conn, "inventory_seed") is None:
+                self._seed_inventory(conn, inventory_size, inventory_seed)
+        if demo_accounts:
+            from emulator import accounts  # accounts imports store; keep the cycle lazy
+
+            accounts.ensure_demo_accounts(self)
+
+    # -- connections and transactions -------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (the shared one for ``:memory:``)."""
+        if self._memory:
+            if self._shared is None:
+                self._shared = self._open(check_same_thread=False)
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open(check_same_thread=True)
+            self._local.conn = conn
+        return conn
+
+    def _open(self, *, check_same_thread: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=check_same_thread,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not self._memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode survives a process restart; only power loss can drop the
+            # last commits.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.create_function("regexp", 2, _regexp, deterministic=True)
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _guard(self) -> AbstractContextManager[Any]:
+        return self._guard_lock if self._memory else nullcontext()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees one consistent snapshot."""
+        with self._guard():
+            conn = self.connection()
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, committed on success and rolled back on any exception."""
+        with self._guard():
+            conn = self.connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.ProgrammingError:
+                pass  # a connection of a thread that is gone; SQLite frees it anyway
+        self._shared = None
+        self._local = threading.local()
+
+    def now_ms(self) -> int:
+        return self.clock()
+
+    @property
+    def schema_version(self) -> int:
+        with self._guard():
+            return user_version(self.connection())
+
+    # -- the pool ---------------------------------------------------------------------
+
+    def _seed_inventory(self, conn: sqlite3.Connection, size: int, seed: int) -> None:
+        rows = (line.as_row() for line in inventory.generate_lines(size, seed))
+        conn.executemany("INSERT INTO inventory VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        _set_meta(conn, "inventory_seed", str(seed))
+        _set_meta(conn, "inventory_size", str(size))
+
+    @staticmethod
+    def take_from_pool(conn: sqlite3.Connection, phone_number: str) -> sqlite3.Row | None:
+        """Remove a line from the pool and return it, or None if the pool does not have it."""
+        row: sqlite3.Row | None = conn.execute(
+            "DELETE FROM inventory WHERE phone_number = ? RETURNING *", (phone_number,)
+        ).fetchone()
+        return row
+
+    @staticmethod
+    def return_to_pool(conn: sqlite3.Connection, number: sqlite3.Row) -> None:
+        """Put a released number's line back in the pool (SIP numbers never came from it)."""
+        if number["is_sip"]:
+            return
+        conn.execute(
+            "INSERT OR IGNORE INTO inventory VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                number["phone_number"], number["country"] or "US", number["region"],
+                number["kind"] or "local", number["voice"] or 0, number["sms"] or 0,
+                number["toll_free"] or 0, number["ten_dlc"] or 0, number["short_code"] or 0,
+            ),
+        )
+
+    def pool_size(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM inventory").fetchone()[0])
+
+    def taken_numbers(self) -> set[str]:
+        """Every number a new line must not reuse: the pool and all owned numbers."""
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT phone_number FROM inventory UNION SELECT phone_number FROM numbers"
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    # -- owned numbers in bulk (benchmarks, fixtures) ---------------------------------
+
+    def insert_numbers(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert owned-number rows (column → value) in one transaction; returns the count.
+
+        Every row must have the same keys. One ``executemany`` keeps 100 000 rows to about a
+        second.
+        """
+        iterator = iter(rows)
+        first = next(iterator, None)
+        if first is None:
+            return 0
+        columns = list(first)
+        sql = (
+            f"INSERT INTO numbers ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})"
+        )
+        count = 0
+
+        def values() -> Iterator[Sequence[Any]]:
+            nonlocal count
+            for row in itertools.chain((first,), iterator):
+                count += 1
+                yield [row[c] for c in columns]
+
+        with self.write() as conn:
+            conn.executemany(sql, values())
+        return count
+
+    # -- listing cursors --------------------------------------------------------------
+
+    def save_cursor(self, listing: str, account_sid: str, state: dict[str, Any]) -> str:
+        """Remember where a listing stopped; returns the alphanumeric token naming it.
+
+        The token is a digest of the state, so paging through the same listing again reuses
+        the row (and usually needs no write at all).
+        """
+        encoded = json.dumps(state, sort_keys=True, separators=(",", ":"))
+        token = hashlib.sha256(f"{listing}|{account_sid}|{encoded}".encode()).hexdigest()[:40]
+        now = self.now_ms()
+        with self.read() as conn:
+            row = conn.execute(
+                "SELECT created_at FROM cursors WHERE token = ?", (token,)
+            ).fetchone()
+        if row is not None and row[0] > now - CURSOR_TTL_MS // 2:
+            return token
+        with self.write() as conn:
+            conn.execute("DELETE FROM cursors WHERE created_at < ?", (now - CURSOR_TTL_MS,))
+            conn.execute(
+                "INSERT INTO cursors VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(token) DO UPDATE SET created_at = excluded.created_at",
+                (token, listing, account_sid, encoded, now),
+            )
+        return token
+
+    def load_cursor(self, listing: str, account_sid: str, token: str) -> dict[str, Any] | None:
+        """The state behind a token, if this server issued it for this listing and account
+        and it has not expired."""
+        with self.read() as conn:
+            row = conn.execute(
+                "SELECT state FROM cursors WHERE token = ? AND listing = ? AND account_sid = ? "
+                "AND created_at >= ?",
+                (token, listing, account_sid, self.now_ms() - CURSOR_TTL_MS),
+            ).fetchone()
+        if row is None:
+            return None
+        state: dict[str, Any] = json.loads(row["state"])
+        return state
+
+
+# -- schema versioning ----------------------------------------------------------------
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the schema up to ``target``, one version per transaction; returns the version.
+
+    Safe when several processes open one file at once: each step re-reads the version after
+    taking the write lock.
+    """
+    if user_version(conn) > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"database schema v{user_version(conn)} is newer than this numspec "
+            f"(v{SCHEMA_VERSION}); upgrade numspec or use another --db file"
+        )
+    for version in range(1, target + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if user_version(conn) < version:
+                for statement in MIGRATIONS[version - 1]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return user_version(conn)
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
