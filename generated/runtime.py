@@ -144,9 +144,10 @@ def _read(element: ET.Element, shape: XmlShape) -> Any:
 
 
 def _convert(text: str | None, shape: XmlShape) -> Any:
-    if text is None or text == "":
-        return None
     kind = shape["type"]
+    if not text:
+        # An empty element is an empty string unless the field can be null (then it is null).
+        return "" if kind == "string" and not shape.get("nullable") else None
     if kind == "boolean":
         return {"true": True, "false": False}.get(text.strip().lower(), text)
     if kind in ("integer", "number"):

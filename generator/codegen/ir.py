@@ -380,6 +380,9 @@ class Parser:
         }
         if xml.get("attribute"):
             shape["attribute"] = True
+        if kind not in ("object", "array") and allows_null(resolved):
+            # Lets the reader tell an empty element meaning null from an empty string.
+            shape["nullable"] = True
         if kind == "object":
             shape["properties"] = [
                 [key, self.xml_shape(sub, key, depth + 1)]
@@ -404,6 +407,14 @@ def json_type(schema: dict[str, Any]) -> str:
                     return "object" if "$ref" in option else json_type(option)
         return "string"
     return str(kind)
+
+
+def allows_null(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    return any(isinstance(option, dict) and option.get("type") == "null"
+               for key in ("oneOf", "anyOf") for option in schema.get(key, []))
 
 
 def scalar_type(schema: dict[str, Any], where: str) -> tuple[str, dict[str, Any]]:
