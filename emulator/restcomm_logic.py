@@ -49,7 +49,7 @@ UNAVAILABLE = "21452"
 
 SID = re.compile(r"^[0-9A-Za-z]{34}$")
 PHONE_NUMBER = re.compile(r"^\+?[0-9]{1,15}$")
-URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]+$")
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$")  # as the contract: printable ASCII
 API_VERSION_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 METHODS = ("GET", "POST")
 
@@ -486,7 +486,7 @@ class Restcomm:
             total = int(conn.execute(f"SELECT COUNT(*) FROM numbers WHERE {where}",
                                      values).fetchone()[0])
             if page > total // size:
-                raise _bad()
+                raise _bad("Page is past the last page")
             rows = conn.execute(
                 f"SELECT * FROM numbers WHERE {where} "
                 f"ORDER BY {_SORT_COLUMNS[sort_by]} {direction}, id {direction} "

@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", default=None, metavar="PATH", help="write a JUnit XML report here")
     p.add_argument("--account", default=None,
                    help="account id for the path when the user name is not one (e.g. an e-mail)")
-    p.add_argument("--workers", type=int, default=2, help="concurrent Schemathesis workers")
+    p.add_argument("--workers", type=int, default=1,
+                   help="concurrent Schemathesis workers (default 1: repeatable with --seed)")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
     p.set_defaults(func=_contract)
 

@@ -6,10 +6,12 @@ pytest suite. Settings come from NUMSPEC_CONTRACT_* environment variables or `co
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import threading
+import time
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 from typing import Any
@@ -48,8 +50,9 @@ def _document(case: Any) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=8)
-def _registry(doc_json: str) -> Registry:
-    return Registry().with_resource(DOC_URI, Resource(json.loads(doc_json), DRAFT202012))
+def _registry(doc_json: str) -> Registry[Any]:
+    resource: Resource[Any] = DRAFT202012.create_resource(json.loads(doc_json))
+    return Registry().with_resource(DOC_URI, resource)
 
 
 def _response_content(doc: dict[str, Any], case: Any, status: int) -> tuple[str, dict[str, Any]] | None:
@@ -245,8 +248,15 @@ def uri_names_the_resource(ctx: Any, response: Any, case: Any) -> bool | None:
     if any(isinstance(v, list) for v in body.values()):
         return None  # a list page's uri leaves paging out; checked by page_fields_agree
     expected = case.formatted_path
-    if body["uri"].split("?")[0] != expected:
-        raise AssertionError(f"`uri` is {body['uri']!r} but the resource was fetched at {expected!r}")
+    uri = body["uri"].split("?")[0]
+    # Restcomm starts `uri` with the number's own ApiVersion, which may differ from the path's,
+    # and ends it with `.json` in every JSON answer (json_uri_suffix checks that part).
+    if "/Accounts/" in uri and "/Accounts/" in expected:
+        uri, expected = uri[uri.index("/Accounts/"):], expected[expected.index("/Accounts/"):]
+    uri, expected = uri.removesuffix(".json"), expected.removesuffix(".json")
+    if uri != expected:
+        raise AssertionError(f"`uri` is {body['uri']!r} but the resource was fetched at "
+                             f"{case.formatted_path!r}")
     return True
 
 
@@ -352,3 +362,25 @@ def json_uri_suffix(ctx: Any, response: Any, case: Any) -> bool | None:
     if body["uri"].endswith(".json") != is_json:
         raise AssertionError(f"`uri` {body['uri']!r} in a {'JSON' if is_json else 'XML'} answer")
     return True
+
+
+@schemathesis.hook
+def flatmap_body(ctx: Any, body: Any) -> Any:
+    """Restcomm: make most creates virtual SIP numbers, which need no pool number, so the
+    create -> get -> update -> delete links are walked; the rest still try the pool."""
+    op_id = str(ctx.operation.definition.raw.get("operationId", ""))
+    if (setting("provider") == "restcomm" and not setting("read_only")
+            and op_id.startswith("create-") and isinstance(body, dict)
+            and "isSIP" not in body and isinstance(body.get("PhoneNumber"), str)
+            and re.fullmatch(r"\+?[0-9]{1,15}", body["PhoneNumber"])):
+        return st.sampled_from([True, True, False]).map(
+            lambda sip: {**body, "isSIP": True, "PhoneNumber": _fresh_sip_number()} if sip else body)
+    return st.just(body)
+
+
+_sip_numbers = itertools.count(int(time.time()) % 10**9 * 1000)
+
+
+def _fresh_sip_number() -> str:
+    """A SIP number no earlier create used (they must be unique within an organisation)."""
+    return str(next(_sip_numbers))

@@ -131,10 +131,11 @@ class FreeClimbClient:
         cursor: str | None = None,
     ) -> models.IncomingNumberList:
         """List the account's numbers"""
-        path, accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
-        response = self._http.request(
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'phoneNumber': phone_number,
                 'alias': alias,
@@ -154,9 +155,9 @@ class FreeClimbClient:
                 'offnet': offnet,
                 'cursor': cursor,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_incoming_numbers(response)
+        return _decode_list_incoming_numbers(_response)
 
     def iter_incoming_numbers(
         self,
@@ -180,42 +181,44 @@ class FreeClimbClient:
         cursor: str | None = None,
     ) -> Iterator[models.IncomingNumber]:
         """Every item of `list_incoming_numbers`, fetching further pages as needed."""
-        page = self.list_incoming_numbers(phone_number=phone_number, alias=alias, region=region, country=country, application_id=application_id, has_application=has_application, voice_enabled=voice_enabled, sms_enabled=sms_enabled, has_campaign=has_campaign, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, tfn_campaign_id=tfn_campaign_id, offnet=offnet, cursor=cursor, )
+        _page = self.list_incoming_numbers(phone_number=phone_number, alias=alias, region=region, country=country, application_id=application_id, has_application=has_application, voice_enabled=voice_enabled, sms_enabled=sms_enabled, has_campaign=has_campaign, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, tfn_campaign_id=tfn_campaign_id, offnet=offnet, cursor=cursor, )
         while True:
-            yield from page.incoming_phone_numbers
-            link = page.next_page_uri
-            if not link:
+            yield from _page.incoming_phone_numbers
+            _link = _page.next_page_uri
+            if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            response = self._http.get(link, headers={"Accept": "application/json"})
-            page = _decode_list_incoming_numbers(response)
+            _response = self._http.get(_link, headers={"Accept": "application/json"})
+            _page = _decode_list_incoming_numbers(_response)
 
     def buy_a_phone_number(
         self,
         body: models.BuyIncomingNumberRequest,
     ) -> models.IncomingNumber:
         """Buy a number"""
-        path, accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
-        response = self._http.request(
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
-        return _decode_buy_a_phone_number(response)
+        return _decode_buy_a_phone_number(_response)
 
     def get_an_incoming_number(
         self,
         phone_number_id: str,
     ) -> models.IncomingNumber:
         """Get one number"""
-        path, accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
-        response = self._http.request(
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "GET",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
         )
-        return _decode_get_an_incoming_number(response)
+        return _decode_get_an_incoming_number(_response)
 
     def update_an_incoming_number(
         self,
@@ -223,27 +226,29 @@ class FreeClimbClient:
         body: models.IncomingNumberRequest | None = None,
     ) -> models.IncomingNumber:
         """Update one number"""
-        path, accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
-        response = self._http.request(
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
-        return _decode_update_an_incoming_number(response)
+        return _decode_update_an_incoming_number(_response)
 
     def delete_an_incoming_number(
         self,
         phone_number_id: str,
     ) -> None:
         """Release one number"""
-        path, accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
-        response = self._http.request(
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "DELETE",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
         )
-        return _decode_delete_an_incoming_number(response)
+        return _decode_delete_an_incoming_number(_response)
 
     def list_available_numbers(
         self,
@@ -261,10 +266,11 @@ class FreeClimbClient:
         cursor: str | None = None,
     ) -> models.AvailableNumberList:
         """Find numbers to buy"""
-        path, accept = '/AvailablePhoneNumbers', 'application/json'
-        response = self._http.request(
+        _path, _accept = '/AvailablePhoneNumbers', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'phoneNumber': phone_number,
                 'region': region,
@@ -278,9 +284,9 @@ class FreeClimbClient:
                 'capabilities.shortCode': capabilities_short_code,
                 'cursor': cursor,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_available_numbers(response)
+        return _decode_list_available_numbers(_response)
 
     def iter_available_numbers(
         self,
@@ -298,15 +304,15 @@ class FreeClimbClient:
         cursor: str | None = None,
     ) -> Iterator[models.AvailableNumber]:
         """Every item of `list_available_numbers`, fetching further pages as needed."""
-        page = self.list_available_numbers(phone_number=phone_number, region=region, country=country, voice_enabled=voice_enabled, sms_enabled=sms_enabled, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, cursor=cursor, )
+        _page = self.list_available_numbers(phone_number=phone_number, region=region, country=country, voice_enabled=voice_enabled, sms_enabled=sms_enabled, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, cursor=cursor, )
         while True:
-            yield from page.available_phone_numbers
-            link = page.next_page_uri
-            if not link:
+            yield from _page.available_phone_numbers
+            _link = _page.next_page_uri
+            if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            response = self._http.get(link, headers={"Accept": "application/json"})
-            page = _decode_list_available_numbers(response)
+            _response = self._http.get(_link, headers={"Accept": "application/json"})
+            _page = _decode_list_available_numbers(_response)
 
 
 class AsyncFreeClimbClient:
@@ -367,10 +373,11 @@ class AsyncFreeClimbClient:
         cursor: str | None = None,
     ) -> models.IncomingNumberList:
         """List the account's numbers"""
-        path, accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
-        response = await self._http.request(
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'phoneNumber': phone_number,
                 'alias': alias,
@@ -390,9 +397,9 @@ class AsyncFreeClimbClient:
                 'offnet': offnet,
                 'cursor': cursor,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_incoming_numbers(response)
+        return _decode_list_incoming_numbers(_response)
 
     async def iter_incoming_numbers(
         self,
@@ -416,43 +423,45 @@ class AsyncFreeClimbClient:
         cursor: str | None = None,
     ) -> AsyncIterator[models.IncomingNumber]:
         """Every item of `list_incoming_numbers`, fetching further pages as needed."""
-        page = await self.list_incoming_numbers(phone_number=phone_number, alias=alias, region=region, country=country, application_id=application_id, has_application=has_application, voice_enabled=voice_enabled, sms_enabled=sms_enabled, has_campaign=has_campaign, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, tfn_campaign_id=tfn_campaign_id, offnet=offnet, cursor=cursor, )
+        _page = await self.list_incoming_numbers(phone_number=phone_number, alias=alias, region=region, country=country, application_id=application_id, has_application=has_application, voice_enabled=voice_enabled, sms_enabled=sms_enabled, has_campaign=has_campaign, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, tfn_campaign_id=tfn_campaign_id, offnet=offnet, cursor=cursor, )
         while True:
-            for item in page.incoming_phone_numbers:
-                yield item
-            link = page.next_page_uri
-            if not link:
+            for _item in _page.incoming_phone_numbers:
+                yield _item
+            _link = _page.next_page_uri
+            if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            response = await self._http.get(link, headers={"Accept": "application/json"})
-            page = _decode_list_incoming_numbers(response)
+            _response = await self._http.get(_link, headers={"Accept": "application/json"})
+            _page = _decode_list_incoming_numbers(_response)
 
     async def buy_a_phone_number(
         self,
         body: models.BuyIncomingNumberRequest,
     ) -> models.IncomingNumber:
         """Buy a number"""
-        path, accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
-        response = await self._http.request(
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
-        return _decode_buy_a_phone_number(response)
+        return _decode_buy_a_phone_number(_response)
 
     async def get_an_incoming_number(
         self,
         phone_number_id: str,
     ) -> models.IncomingNumber:
         """Get one number"""
-        path, accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
-        response = await self._http.request(
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "GET",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
         )
-        return _decode_get_an_incoming_number(response)
+        return _decode_get_an_incoming_number(_response)
 
     async def update_an_incoming_number(
         self,
@@ -460,27 +469,29 @@ class AsyncFreeClimbClient:
         body: models.IncomingNumberRequest | None = None,
     ) -> models.IncomingNumber:
         """Update one number"""
-        path, accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
-        response = await self._http.request(
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
-        return _decode_update_an_incoming_number(response)
+        return _decode_update_an_incoming_number(_response)
 
     async def delete_an_incoming_number(
         self,
         phone_number_id: str,
     ) -> None:
         """Release one number"""
-        path, accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
-        response = await self._http.request(
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "DELETE",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
         )
-        return _decode_delete_an_incoming_number(response)
+        return _decode_delete_an_incoming_number(_response)
 
     async def list_available_numbers(
         self,
@@ -498,10 +509,11 @@ class AsyncFreeClimbClient:
         cursor: str | None = None,
     ) -> models.AvailableNumberList:
         """Find numbers to buy"""
-        path, accept = '/AvailablePhoneNumbers', 'application/json'
-        response = await self._http.request(
+        _path, _accept = '/AvailablePhoneNumbers', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'phoneNumber': phone_number,
                 'region': region,
@@ -515,9 +527,9 @@ class AsyncFreeClimbClient:
                 'capabilities.shortCode': capabilities_short_code,
                 'cursor': cursor,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_available_numbers(response)
+        return _decode_list_available_numbers(_response)
 
     async def iter_available_numbers(
         self,
@@ -535,13 +547,13 @@ class AsyncFreeClimbClient:
         cursor: str | None = None,
     ) -> AsyncIterator[models.AvailableNumber]:
         """Every item of `list_available_numbers`, fetching further pages as needed."""
-        page = await self.list_available_numbers(phone_number=phone_number, region=region, country=country, voice_enabled=voice_enabled, sms_enabled=sms_enabled, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, cursor=cursor, )
+        _page = await self.list_available_numbers(phone_number=phone_number, region=region, country=country, voice_enabled=voice_enabled, sms_enabled=sms_enabled, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, cursor=cursor, )
         while True:
-            for item in page.available_phone_numbers:
-                yield item
-            link = page.next_page_uri
-            if not link:
+            for _item in _page.available_phone_numbers:
+                yield _item
+            _link = _page.next_page_uri
+            if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            response = await self._http.get(link, headers={"Accept": "application/json"})
-            page = _decode_list_available_numbers(response)
+            _response = await self._http.get(_link, headers={"Accept": "application/json"})
+            _page = _decode_list_available_numbers(_response)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol, TypeVar
+from functools import cache
+from typing import Annotated, Any, Literal, Protocol, TypeVar, get_args
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter
@@ -327,9 +328,17 @@ def _validate(model: type[ModelT], data: Any, impl: FreeClimbImplementation, op:
 
 
 def _params(
-    model: type[ModelT], request: Request, impl: FreeClimbImplementation, op: str
+    model: type[ModelT],
+    request: Request,
+    impl: FreeClimbImplementation,
+    op: str,
+    headers: tuple[str, ...] = (),
 ) -> ModelT:
-    return _validate(model, {**request.query_params, **request.path_params}, impl, op)
+    data: dict[str, Any] = {**request.query_params}
+    # Header parameters, looked up case-insensitively as HTTP headers are.
+    data.update((name, request.headers[name]) for name in headers if name in request.headers)
+    data.update(request.path_params)
+    return _validate(model, data, impl, op)
 
 
 async def _raw_body(request: Request, impl: FreeClimbImplementation, op: str, limit: int) -> bytes:
@@ -387,7 +396,21 @@ async def _form_body(
         raise impl.reject(400, "the body is not UTF-8", op, None) from None
     if not pairs and not required:
         return None
-    return _validate(model, dict(pairs), impl, op)
+    data = dict(pairs)
+    for key in _boolean_fields(model):
+        # Form text is read strictly: "true" or "false", never pydantic's "1"/"yes"/"on".
+        if key in data and data[key].lower() not in ("true", "false"):
+            raise impl.reject(400, f"{key}: must be true or false", op, key)
+    return _validate(model, data, impl, op)
+
+
+@cache
+def _boolean_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(
+        info.alias or name
+        for name, info in model.model_fields.items()
+        if info.annotation is bool or bool in get_args(info.annotation)
+    )
 
 
 def _reply(

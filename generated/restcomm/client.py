@@ -204,12 +204,13 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumberPage:
         """List the account's numbers (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'Page': page,
                 'PageSize': page_size,
@@ -219,9 +220,9 @@ class RestcommClient:
                 'SortBy': sort_by,
                 'Reverse': reverse,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_incoming_phone_numbers(response)
+        return _decode_list_incoming_phone_numbers(_response)
 
     def iter_incoming_phone_numbers(
         self,
@@ -236,13 +237,13 @@ class RestcommClient:
         """Every item of `list_incoming_phone_numbers`, fetching further pages as needed."""
         # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
         # for page numbers instead and use the link only to learn whether one more exists.
-        number = 0
+        _number = 0
         while True:
-            page = self.list_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
-            yield from page.incoming_phone_numbers
-            if page.next_page_uri in (None, "", "null"):
+            _page = self.list_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
+            yield from _page.incoming_phone_numbers
+            if _page.next_page_uri in (None, "", "null"):
                 return
-            number += 1
+            _number += 1
 
     def create_incoming_phone_number(
         self,
@@ -252,16 +253,17 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Provision a number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_create_incoming_phone_number(response)
+        return _decode_create_incoming_phone_number(_response)
 
     def get_incoming_phone_number(
         self,
@@ -271,15 +273,16 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Get one number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "GET",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
         )
-        return _decode_get_incoming_phone_number(response)
+        return _decode_get_incoming_phone_number(_response)
 
     def update_incoming_phone_number_put(
         self,
@@ -290,16 +293,17 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Update one number with PUT (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "PUT",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_update_incoming_phone_number_put(response)
+        return _decode_update_incoming_phone_number_put(_response)
 
     def update_incoming_phone_number(
         self,
@@ -310,29 +314,31 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Update one number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_update_incoming_phone_number(response)
+        return _decode_update_incoming_phone_number(_response)
 
     def delete_incoming_phone_number(
         self,
         sid: str,
     ) -> None:
         """Release one number"""
-        path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', 'application/json'
-        response = self._http.request(
+        _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "DELETE",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
         )
-        return _decode_delete_incoming_phone_number(response)
+        return _decode_delete_incoming_phone_number(_response)
 
     def list_local_incoming_phone_numbers(
         self,
@@ -348,12 +354,13 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumberPage:
         """List the account's numbers (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'Page': page,
                 'PageSize': page_size,
@@ -363,9 +370,9 @@ class RestcommClient:
                 'SortBy': sort_by,
                 'Reverse': reverse,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_local_incoming_phone_numbers(response)
+        return _decode_list_local_incoming_phone_numbers(_response)
 
     def iter_local_incoming_phone_numbers(
         self,
@@ -380,13 +387,13 @@ class RestcommClient:
         """Every item of `list_local_incoming_phone_numbers`, fetching further pages as needed."""
         # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
         # for page numbers instead and use the link only to learn whether one more exists.
-        number = 0
+        _number = 0
         while True:
-            page = self.list_local_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
-            yield from page.incoming_phone_numbers
-            if page.next_page_uri in (None, "", "null"):
+            _page = self.list_local_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
+            yield from _page.incoming_phone_numbers
+            if _page.next_page_uri in (None, "", "null"):
                 return
-            number += 1
+            _number += 1
 
     def create_local_incoming_phone_number(
         self,
@@ -396,16 +403,17 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Provision a local number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_create_local_incoming_phone_number(response)
+        return _decode_create_local_incoming_phone_number(_response)
 
     def list_toll_free_incoming_phone_numbers(
         self,
@@ -421,12 +429,13 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumberPage:
         """List the account's numbers (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'Page': page,
                 'PageSize': page_size,
@@ -436,9 +445,9 @@ class RestcommClient:
                 'SortBy': sort_by,
                 'Reverse': reverse,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_toll_free_incoming_phone_numbers(response)
+        return _decode_list_toll_free_incoming_phone_numbers(_response)
 
     def iter_toll_free_incoming_phone_numbers(
         self,
@@ -453,13 +462,13 @@ class RestcommClient:
         """Every item of `list_toll_free_incoming_phone_numbers`, fetching further pages as needed."""
         # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
         # for page numbers instead and use the link only to learn whether one more exists.
-        number = 0
+        _number = 0
         while True:
-            page = self.list_toll_free_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
-            yield from page.incoming_phone_numbers
-            if page.next_page_uri in (None, "", "null"):
+            _page = self.list_toll_free_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
+            yield from _page.incoming_phone_numbers
+            if _page.next_page_uri in (None, "", "null"):
                 return
-            number += 1
+            _number += 1
 
     def create_toll_free_incoming_phone_number(
         self,
@@ -469,16 +478,17 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Provision a toll-free number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_create_toll_free_incoming_phone_number(response)
+        return _decode_create_toll_free_incoming_phone_number(_response)
 
     def list_mobile_incoming_phone_numbers(
         self,
@@ -494,12 +504,13 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumberPage:
         """List the account's numbers (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'Page': page,
                 'PageSize': page_size,
@@ -509,9 +520,9 @@ class RestcommClient:
                 'SortBy': sort_by,
                 'Reverse': reverse,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_mobile_incoming_phone_numbers(response)
+        return _decode_list_mobile_incoming_phone_numbers(_response)
 
     def iter_mobile_incoming_phone_numbers(
         self,
@@ -526,13 +537,13 @@ class RestcommClient:
         """Every item of `list_mobile_incoming_phone_numbers`, fetching further pages as needed."""
         # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
         # for page numbers instead and use the link only to learn whether one more exists.
-        number = 0
+        _number = 0
         while True:
-            page = self.list_mobile_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
-            yield from page.incoming_phone_numbers
-            if page.next_page_uri in (None, "", "null"):
+            _page = self.list_mobile_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
+            yield from _page.incoming_phone_numbers
+            if _page.next_page_uri in (None, "", "null"):
                 return
-            number += 1
+            _number += 1
 
     def create_mobile_incoming_phone_number(
         self,
@@ -542,16 +553,17 @@ class RestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Provision a mobile number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
-        response = self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_create_mobile_incoming_phone_number(response)
+        return _decode_create_mobile_incoming_phone_number(_response)
 
 
 class AsyncRestcommClient:
@@ -604,12 +616,13 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumberPage:
         """List the account's numbers (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'Page': page,
                 'PageSize': page_size,
@@ -619,9 +632,9 @@ class AsyncRestcommClient:
                 'SortBy': sort_by,
                 'Reverse': reverse,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_incoming_phone_numbers(response)
+        return _decode_list_incoming_phone_numbers(_response)
 
     async def iter_incoming_phone_numbers(
         self,
@@ -636,14 +649,14 @@ class AsyncRestcommClient:
         """Every item of `list_incoming_phone_numbers`, fetching further pages as needed."""
         # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
         # for page numbers instead and use the link only to learn whether one more exists.
-        number = 0
+        _number = 0
         while True:
-            page = await self.list_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
-            for item in page.incoming_phone_numbers:
-                yield item
-            if page.next_page_uri in (None, "", "null"):
+            _page = await self.list_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
+            for _item in _page.incoming_phone_numbers:
+                yield _item
+            if _page.next_page_uri in (None, "", "null"):
                 return
-            number += 1
+            _number += 1
 
     async def create_incoming_phone_number(
         self,
@@ -653,16 +666,17 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Provision a number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_create_incoming_phone_number(response)
+        return _decode_create_incoming_phone_number(_response)
 
     async def get_incoming_phone_number(
         self,
@@ -672,15 +686,16 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Get one number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "GET",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
         )
-        return _decode_get_incoming_phone_number(response)
+        return _decode_get_incoming_phone_number(_response)
 
     async def update_incoming_phone_number_put(
         self,
@@ -691,16 +706,17 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Update one number with PUT (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "PUT",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_update_incoming_phone_number_put(response)
+        return _decode_update_incoming_phone_number_put(_response)
 
     async def update_incoming_phone_number(
         self,
@@ -711,29 +727,31 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Update one number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_update_incoming_phone_number(response)
+        return _decode_update_incoming_phone_number(_response)
 
     async def delete_incoming_phone_number(
         self,
         sid: str,
     ) -> None:
         """Release one number"""
-        path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', 'application/json'
-        response = await self._http.request(
+        _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "DELETE",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
         )
-        return _decode_delete_incoming_phone_number(response)
+        return _decode_delete_incoming_phone_number(_response)
 
     async def list_local_incoming_phone_numbers(
         self,
@@ -749,12 +767,13 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumberPage:
         """List the account's numbers (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'Page': page,
                 'PageSize': page_size,
@@ -764,9 +783,9 @@ class AsyncRestcommClient:
                 'SortBy': sort_by,
                 'Reverse': reverse,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_local_incoming_phone_numbers(response)
+        return _decode_list_local_incoming_phone_numbers(_response)
 
     async def iter_local_incoming_phone_numbers(
         self,
@@ -781,14 +800,14 @@ class AsyncRestcommClient:
         """Every item of `list_local_incoming_phone_numbers`, fetching further pages as needed."""
         # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
         # for page numbers instead and use the link only to learn whether one more exists.
-        number = 0
+        _number = 0
         while True:
-            page = await self.list_local_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
-            for item in page.incoming_phone_numbers:
-                yield item
-            if page.next_page_uri in (None, "", "null"):
+            _page = await self.list_local_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
+            for _item in _page.incoming_phone_numbers:
+                yield _item
+            if _page.next_page_uri in (None, "", "null"):
                 return
-            number += 1
+            _number += 1
 
     async def create_local_incoming_phone_number(
         self,
@@ -798,16 +817,17 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Provision a local number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_create_local_incoming_phone_number(response)
+        return _decode_create_local_incoming_phone_number(_response)
 
     async def list_toll_free_incoming_phone_numbers(
         self,
@@ -823,12 +843,13 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumberPage:
         """List the account's numbers (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'Page': page,
                 'PageSize': page_size,
@@ -838,9 +859,9 @@ class AsyncRestcommClient:
                 'SortBy': sort_by,
                 'Reverse': reverse,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_toll_free_incoming_phone_numbers(response)
+        return _decode_list_toll_free_incoming_phone_numbers(_response)
 
     async def iter_toll_free_incoming_phone_numbers(
         self,
@@ -855,14 +876,14 @@ class AsyncRestcommClient:
         """Every item of `list_toll_free_incoming_phone_numbers`, fetching further pages as needed."""
         # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
         # for page numbers instead and use the link only to learn whether one more exists.
-        number = 0
+        _number = 0
         while True:
-            page = await self.list_toll_free_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
-            for item in page.incoming_phone_numbers:
-                yield item
-            if page.next_page_uri in (None, "", "null"):
+            _page = await self.list_toll_free_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
+            for _item in _page.incoming_phone_numbers:
+                yield _item
+            if _page.next_page_uri in (None, "", "null"):
                 return
-            number += 1
+            _number += 1
 
     async def create_toll_free_incoming_phone_number(
         self,
@@ -872,16 +893,17 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Provision a toll-free number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_create_toll_free_incoming_phone_number(response)
+        return _decode_create_toll_free_incoming_phone_number(_response)
 
     async def list_mobile_incoming_phone_numbers(
         self,
@@ -897,12 +919,13 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumberPage:
         """List the account's numbers (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "GET",
-            path,
+            _path,
             params=_query({
                 'Page': page,
                 'PageSize': page_size,
@@ -912,9 +935,9 @@ class AsyncRestcommClient:
                 'SortBy': sort_by,
                 'Reverse': reverse,
             }),
-            headers={"Accept": accept},
+            headers={"Accept": _accept},
         )
-        return _decode_list_mobile_incoming_phone_numbers(response)
+        return _decode_list_mobile_incoming_phone_numbers(_response)
 
     async def iter_mobile_incoming_phone_numbers(
         self,
@@ -929,14 +952,14 @@ class AsyncRestcommClient:
         """Every item of `list_mobile_incoming_phone_numbers`, fetching further pages as needed."""
         # Numbered pages: a next-page link may drop the filters (Restcomm's does), so ask
         # for page numbers instead and use the link only to learn whether one more exists.
-        number = 0
+        _number = 0
         while True:
-            page = await self.list_mobile_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=number)
-            for item in page.incoming_phone_numbers:
-                yield item
-            if page.next_page_uri in (None, "", "null"):
+            _page = await self.list_mobile_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
+            for _item in _page.incoming_phone_numbers:
+                yield _item
+            if _page.next_page_uri in (None, "", "null"):
                 return
-            number += 1
+            _number += 1
 
     async def create_mobile_incoming_phone_number(
         self,
@@ -946,13 +969,14 @@ class AsyncRestcommClient:
     ) -> models.IncomingPhoneNumber:
         """Provision a mobile number (XML, or JSON by Accept)"""
         if format == "xml":
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile', "application/xml"
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile', "application/xml"
         else:
-            path, accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
-        response = await self._http.request(
+            _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
             "POST",
-            path,
-            headers={"Accept": accept},
+            _path,
+            headers={"Accept": _accept},
             data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
         )
-        return _decode_create_mobile_incoming_phone_number(response)
+        return _decode_create_mobile_incoming_phone_number(_response)

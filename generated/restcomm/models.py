@@ -324,8 +324,9 @@ class IncomingPhoneNumberCreateForm(BaseModel):
         str | None,
         Field(
             alias='FriendlyName',
-            description='Free text naming the number; defaults to PhoneNumber as sent.',
+            description='Free text naming the number; defaults to PhoneNumber as sent. Control characters are refused: XML answers could not carry them.',
             max_length=64,
+            pattern='^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\uFFFE\\uFFFF]*$',
         ),
     ] = None
     api_version: Annotated[
@@ -340,9 +341,9 @@ class IncomingPhoneNumberCreateForm(BaseModel):
         str | None,
         Field(
             alias='VoiceUrl',
-            description='An absolute URL.',
+            description='An absolute URL (printable ASCII, so every regex engine reads the rule alike).',
             max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$',
         ),
     ] = None
     voice_method: Annotated[
@@ -353,9 +354,9 @@ class IncomingPhoneNumberCreateForm(BaseModel):
         str | None,
         Field(
             alias='VoiceFallbackUrl',
-            description='An absolute URL.',
+            description='An absolute URL (printable ASCII, so every regex engine reads the rule alike).',
             max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$',
         ),
     ] = None
     voice_fallback_method: Annotated[
@@ -369,9 +370,9 @@ class IncomingPhoneNumberCreateForm(BaseModel):
         str | None,
         Field(
             alias='StatusCallback',
-            description='An absolute URL.',
+            description='An absolute URL (printable ASCII, so every regex engine reads the rule alike).',
             max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$',
         ),
     ] = None
     status_callback_method: Annotated[
@@ -397,9 +398,9 @@ class IncomingPhoneNumberCreateForm(BaseModel):
         str | None,
         Field(
             alias='SmsUrl',
-            description='An absolute URL.',
+            description='An absolute URL (printable ASCII, so every regex engine reads the rule alike).',
             max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$',
         ),
     ] = None
     sms_method: Annotated[
@@ -410,9 +411,9 @@ class IncomingPhoneNumberCreateForm(BaseModel):
         str | None,
         Field(
             alias='SmsFallbackUrl',
-            description='An absolute URL.',
+            description='An absolute URL (printable ASCII, so every regex engine reads the rule alike).',
             max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$',
         ),
     ] = None
     sms_fallback_method: Annotated[
@@ -434,9 +435,9 @@ class IncomingPhoneNumberCreateForm(BaseModel):
         str | None,
         Field(
             alias='UssdUrl',
-            description='An absolute URL.',
+            description='An absolute URL (printable ASCII, so every regex engine reads the rule alike).',
             max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$',
         ),
     ] = None
     ussd_method: Annotated[
@@ -447,9 +448,9 @@ class IncomingPhoneNumberCreateForm(BaseModel):
         str | None,
         Field(
             alias='UssdFallbackUrl',
-            description='An absolute URL.',
+            description='An absolute URL (printable ASCII, so every regex engine reads the rule alike).',
             max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$',
         ),
     ] = None
     ussd_fallback_method: Annotated[
@@ -471,9 +472,9 @@ class IncomingPhoneNumberCreateForm(BaseModel):
         str | None,
         Field(
             alias='ReferUrl',
-            description='An absolute URL.',
+            description='An absolute URL (printable ASCII, so every regex engine reads the rule alike).',
             max_length=2048,
-            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[^\\s]+$',
+            pattern='^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$',
         ),
     ] = None
     refer_method: Annotated[
@@ -644,9 +645,10 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
         str | None,
         Field(
             alias='FriendlyName',
-            description='New free-text name.',
+            description='New free-text name; control characters are refused.',
             max_length=64,
             min_length=1,
+            pattern='^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\uFFFE\\uFFFF]*$',
         ),
     ] = None
     api_version: Annotated[
@@ -663,7 +665,7 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             alias='VoiceUrl',
             description='An absolute URL, or the empty string to clear the field.',
             max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[!-~]+)?$',
         ),
     ] = None
     voice_method: Annotated[
@@ -676,7 +678,7 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             alias='VoiceFallbackUrl',
             description='An absolute URL, or the empty string to clear the field.',
             max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[!-~]+)?$',
         ),
     ] = None
     voice_fallback_method: Annotated[
@@ -692,7 +694,7 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             alias='StatusCallback',
             description='An absolute URL, or the empty string to clear the field.',
             max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[!-~]+)?$',
         ),
     ] = None
     status_callback_method: Annotated[
@@ -720,7 +722,7 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             alias='SmsUrl',
             description='An absolute URL, or the empty string to clear the field.',
             max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[!-~]+)?$',
         ),
     ] = None
     sms_method: Annotated[
@@ -733,7 +735,7 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             alias='SmsFallbackUrl',
             description='An absolute URL, or the empty string to clear the field.',
             max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[!-~]+)?$',
         ),
     ] = None
     sms_fallback_method: Annotated[
@@ -757,7 +759,7 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             alias='UssdUrl',
             description='An absolute URL, or the empty string to clear the field.',
             max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[!-~]+)?$',
         ),
     ] = None
     ussd_method: Annotated[
@@ -770,7 +772,7 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             alias='UssdFallbackUrl',
             description='An absolute URL, or the empty string to clear the field.',
             max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[!-~]+)?$',
         ),
     ] = None
     ussd_fallback_method: Annotated[
@@ -794,7 +796,7 @@ class IncomingPhoneNumberUpdateForm(BaseModel):
             alias='ReferUrl',
             description='An absolute URL, or the empty string to clear the field.',
             max_length=2048,
-            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[^\\s]+)?$',
+            pattern='^([A-Za-z][A-Za-z0-9+.-]*://[!-~]+)?$',
         ),
     ] = None
     refer_method: Annotated[

@@ -15,6 +15,10 @@ from typing import Any
 from generator.specload import escape, resolve_pointer
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+# OpenAPI: header parameters with these names "SHALL be ignored" (the transport owns them).
+IGNORED_HEADERS = ("accept", "content-type", "authorization")
+# Names a generated method already uses for itself.
+RESERVED = ("self", "body", "format")
 JSON = "application/json"
 XML = "application/xml"
 FORM = "application/x-www-form-urlencoded"
@@ -28,7 +32,7 @@ class UnsupportedSpec(Exception):
 class Param:
     name: str           # on the wire
     py_name: str        # in Python
-    location: str       # path | query
+    location: str       # path | query | header
     required: bool
     annotation: str     # Python type
     constraints: dict[str, Any]
@@ -96,6 +100,15 @@ class Operation:
     @property
     def query_params(self) -> list[Param]:
         return [p for p in self.params if p.location == "query"]
+
+    @property
+    def header_params(self) -> list[Param]:
+        return [p for p in self.params if p.location == "header"]
+
+    @property
+    def keyword_params(self) -> list[Param]:
+        """What a client method takes after `*`: query, then header parameters."""
+        return self.query_params + self.header_params
 
     @property
     def pascal(self) -> str:
@@ -204,7 +217,7 @@ class Parser:
     def param(self, raw: Any, where: str) -> Param:
         p = self.deref(raw)
         location = p.get("in")
-        if location not in ("path", "query"):
+        if location not in ("path", "query", "header"):
             raise UnsupportedSpec(f"{where}: parameters in {location!r} are not supported")
         schema = self.deref(p.get("schema", {}))
         annotation, constraints = scalar_type(schema, f"{where} parameter {p.get('name')!r}")
@@ -260,8 +273,17 @@ class Parser:
         for raw in list(item.get("parameters", [])) + list(op.get("parameters", [])):
             p = self.deref(raw)
             raw_params[(p.get("name"), p.get("in"))] = raw
-        params = [self.param(raw, where) for raw in raw_params.values()
-                  if self.deref(raw).get("in") in ("path", "query")]
+        params = [self.param(raw, where) for (name, location), raw in raw_params.items()
+                  if not (location == "header" and str(name).lower() in IGNORED_HEADERS)]
+        taken = set(RESERVED)
+        for param in params:
+            # Python names must be unique in a signature (`id` in path and in query, or
+            # `page-size` next to `page_size`) and must not hide the client's own names.
+            if param.py_name in taken:
+                param.py_name = f"{param.py_name}_{param.location}"
+            while param.py_name in taken:
+                param.py_name += "_"
+            taken.add(param.py_name)
         body = None
         if "requestBody" in op:
             rb = self.deref(op["requestBody"])

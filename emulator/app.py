@@ -1,0 +1,242 @@
+"""The emulator's web app: the generated server stubs, implemented on the provider logic.
+
+The stubs parse, validate and serialise (JSON or XML); the classes here only translate a parsed
+call into the provider logic and its answer into the generated models. Sync SQLite calls run
+on the event loop on purpose: each is short, and a thread hop would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from emulator import accounts
+from emulator.accounts import Account
+from emulator.errors import (
+    FC_INVALID,
+    FC_MISSING,
+    FC_NOT_JSON,
+    FC_TOO_LARGE,
+    ProviderError,
+    freeclimb_error,
+    freeclimb_unauthorized,
+    restcomm_error,
+)
+from emulator.freeclimb_logic import FreeClimb
+from emulator.restcomm_logic import Restcomm
+from emulator.store import Store
+from generated.freeclimb import models as fc
+from generated.freeclimb import server as fc_server
+from generated.restcomm import models as rc
+from generated.restcomm import server as rc_server
+from generated.runtime import ApiError
+
+MAX_BODY_BYTES = 64 * 1024  # number bodies are a few hundred bytes; anything near this is abuse
+FC_METHOD_NOT_ALLOWED = (2, "Method Not Allowed")
+FC_NOT_ACCEPTABLE = (81, "Invalid Parameter")
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _answer(error: ProviderError) -> ApiError:
+    """A provider refusal as the stubs send it."""
+    body: BaseModel | str | None = error.body if not isinstance(error.body, dict) else \
+        fc.PlatformError.model_validate(error.body)
+    return ApiError(error.status, body, dict(error.headers))
+
+
+def _call(make: Callable[[], dict[str, Any]], model: type[ModelT]) -> ModelT:
+    try:
+        return model.model_validate(make())
+    except ProviderError as error:
+        raise _answer(error) from None
+
+
+def _wire(value: BaseModel | None, *exclude: str) -> dict[str, Any]:
+    """Parsed parameters or body back in wire names: what the provider logic reads."""
+    if value is None:
+        return {}
+    return value.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=set(exclude))
+
+
+def _fmt(media_type: str) -> Literal["json", "xml"]:
+    return "xml" if "xml" in media_type else "json"
+
+
+class FreeClimbService:
+    """FreeClimb's stub interface over the logic in emulator.freeclimb_logic."""
+
+    def __init__(self, store: Store) -> None:
+        self.logic = FreeClimb(store)
+        self.store = store
+
+    async def authenticate(self, credentials: tuple[str, str] | None, account: str | None) -> Any:
+        caller = accounts.authenticate(self.store, "freeclimb", *credentials) if credentials else None
+        if caller is None:
+            raise _answer(freeclimb_unauthorized())
+        return caller
+
+    def reject(self, status: int, problem: str, operation: str, field: str | None) -> ApiError:
+        kinds = {405: FC_METHOD_NOT_ALLOWED, 406: FC_NOT_ACCEPTABLE, 413: FC_TOO_LARGE,
+                 415: FC_NOT_JSON}
+        kind = kinds.get(status, FC_MISSING if "required" in problem.lower() else FC_INVALID)
+        return _answer(freeclimb_error(status, kind, problem))
+
+    async def list_incoming_numbers(self, call: fc_server.ListIncomingNumbersCall) -> fc.IncomingNumberList:
+        p = call.params
+        return _call(lambda: self.logic.list_incoming_numbers(
+            call.principal, p.account_id, _wire(p, "account_id", "cursor"), p.cursor),
+            fc.IncomingNumberList)
+
+    async def buy_a_phone_number(self, call: fc_server.BuyAPhoneNumberCall) -> fc.IncomingNumber:
+        return _call(lambda: self.logic.buy_a_phone_number(
+            call.principal, call.params.account_id, _wire(call.body)), fc.IncomingNumber)
+
+    async def get_an_incoming_number(self, call: fc_server.GetAnIncomingNumberCall) -> fc.IncomingNumber:
+        return _call(lambda: self.logic.get_an_incoming_number(
+            call.principal, call.params.account_id, call.params.phone_number_id), fc.IncomingNumber)
+
+    async def update_an_incoming_number(
+        self, call: fc_server.UpdateAnIncomingNumberCall
+    ) -> fc.IncomingNumber:
+        body = None if call.body is None else call.body.model_dump(
+            mode="json", by_alias=True, exclude_unset=True)  # keeps an explicit campaignId: null
+        return _call(lambda: self.logic.update_an_incoming_number(
+            call.principal, call.params.account_id, call.params.phone_number_id, body),
+            fc.IncomingNumber)
+
+    async def delete_an_incoming_number(self, call: fc_server.DeleteAnIncomingNumberCall) -> None:
+        try:
+            self.logic.delete_an_incoming_number(
+                call.principal, call.params.account_id, call.params.phone_number_id)
+        except ProviderError as error:
+            raise _answer(error) from None
+
+    async def list_available_numbers(self, call: fc_server.ListAvailableNumbersCall) -> fc.AvailableNumberList:
+        p = call.params
+        return _call(lambda: self.logic.list_available_numbers(
+            call.principal, _wire(p, "cursor"), p.cursor), fc.AvailableNumberList)
+
+
+class RestcommService:
+    """Restcomm's stub interface over the logic in emulator.restcomm_logic."""
+
+    def __init__(self, store: Store) -> None:
+        self.logic = Restcomm(store)
+
+    async def authenticate(self, credentials: tuple[str, str] | None, account: str | None) -> Account:
+        try:
+            return self.logic.login(credentials)
+        except ProviderError as error:
+            raise _answer(error) from None
+
+    def reject(self, status: int, problem: str, operation: str, field: str | None) -> ApiError:
+        if status == 400 and operation.startswith("create-") and field == "PhoneNumber" \
+                and "required" in problem.lower():
+            return _answer(restcomm_error(400, "Phone number can not be null."))
+        if status == 400 and operation.endswith(("-phone-numbers", "-phone-numbers-json")):
+            return _answer(restcomm_error(400, problem))
+        # 404 for a malformed Sid: the real server fails with 500 there, meaning "no such number".
+        if status == 400 and field == "Sid":
+            return _answer(restcomm_error(404))
+        return _answer(restcomm_error(status, problem if status == 400 else ""))
+
+    def _list(self, call: Any, number_type: str | None) -> rc.IncomingPhoneNumberPage:
+        p = call.params
+        return _call(lambda: self.logic.list_incoming_phone_numbers(
+            call.principal, p.account_sid, _wire(p, "account_sid"), _fmt(call.media_type),
+            number_type), rc.IncomingPhoneNumberPage)
+
+    def _create(self, call: Any, number_type: str) -> rc.IncomingPhoneNumber:
+        return _call(lambda: self.logic.create_incoming_phone_number(
+            call.principal, call.params.account_sid, _wire(call.body), _fmt(call.media_type),
+            number_type), rc.IncomingPhoneNumber)
+
+    def _update(self, call: Any) -> rc.IncomingPhoneNumber:
+        form = None if call.body is None else call.body.model_dump(
+            mode="json", by_alias=True, exclude_unset=True)
+        return _call(lambda: self.logic.update_incoming_phone_number(
+            call.principal, call.params.account_sid, call.params.sid, form,
+            _fmt(call.media_type)), rc.IncomingPhoneNumber)
+
+    async def list_incoming_phone_numbers(
+        self, call: rc_server.ListIncomingPhoneNumbersCall
+    ) -> rc.IncomingPhoneNumberPage:
+        return self._list(call, None)
+
+    async def list_local_incoming_phone_numbers(
+        self, call: rc_server.ListLocalIncomingPhoneNumbersCall
+    ) -> rc.IncomingPhoneNumberPage:
+        return self._list(call, "Local")
+
+    async def list_toll_free_incoming_phone_numbers(
+        self, call: rc_server.ListTollFreeIncomingPhoneNumbersCall
+    ) -> rc.IncomingPhoneNumberPage:
+        return self._list(call, "TollFree")
+
+    async def list_mobile_incoming_phone_numbers(
+        self, call: rc_server.ListMobileIncomingPhoneNumbersCall
+    ) -> rc.IncomingPhoneNumberPage:
+        return self._list(call, "Mobile")
+
+    async def create_incoming_phone_number(
+        self, call: rc_server.CreateIncomingPhoneNumberCall
+    ) -> rc.IncomingPhoneNumber:
+        return self._create(call, "Global")
+
+    async def create_local_incoming_phone_number(
+        self, call: rc_server.CreateLocalIncomingPhoneNumberCall
+    ) -> rc.IncomingPhoneNumber:
+        return self._create(call, "Local")
+
+    async def create_toll_free_incoming_phone_number(
+        self, call: rc_server.CreateTollFreeIncomingPhoneNumberCall
+    ) -> rc.IncomingPhoneNumber:
+        return self._create(call, "TollFree")
+
+    async def create_mobile_incoming_phone_number(
+        self, call: rc_server.CreateMobileIncomingPhoneNumberCall
+    ) -> rc.IncomingPhoneNumber:
+        return self._create(call, "Mobile")
+
+    async def get_incoming_phone_number(
+        self, call: rc_server.GetIncomingPhoneNumberCall
+    ) -> rc.IncomingPhoneNumber:
+        return _call(lambda: self.logic.get_incoming_phone_number(
+            call.principal, call.params.account_sid, call.params.sid, _fmt(call.media_type)),
+            rc.IncomingPhoneNumber)
+
+    async def update_incoming_phone_number(
+        self, call: rc_server.UpdateIncomingPhoneNumberCall
+    ) -> rc.IncomingPhoneNumber:
+        return self._update(call)
+
+    async def update_incoming_phone_number_put(
+        self, call: rc_server.UpdateIncomingPhoneNumberPutCall
+    ) -> rc.IncomingPhoneNumber:
+        return self._update(call)
+
+    async def delete_incoming_phone_number(
+        self, call: rc_server.DeleteIncomingPhoneNumberCall
+    ) -> None:
+        try:
+            self.logic.delete_incoming_phone_number(
+                call.principal, call.params.account_sid, call.params.sid)
+        except ProviderError as error:
+            raise _answer(error) from None
+
+
+def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> FastAPI:
+    """Both providers in one app: FreeClimb under /apiserver, Restcomm under /restcomm."""
+    app = FastAPI(title="numspec emulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(fc_server.create_router(FreeClimbService(store), max_body_bytes=MAX_BODY_BYTES),
+                       prefix="/apiserver")
+    app.include_router(rc_server.create_router(RestcommService(store), max_body_bytes=MAX_BODY_BYTES),
+                       prefix="/restcomm")
+    if docs_document is not None:
+        from generator.docs import docs_app
+
+        app.mount("/docs", docs_app(docs_document))
+    return app
