@@ -52,7 +52,8 @@ def _document(case: Any) -> dict[str, Any]:
 @lru_cache(maxsize=8)
 def _registry(doc_json: str) -> Registry[Any]:
     resource: Resource[Any] = DRAFT202012.create_resource(json.loads(doc_json))
-    return Registry().with_resource(DOC_URI, resource)
+    registry: Registry[Any] = Registry().with_resource(DOC_URI, resource)
+    return registry
 
 
 def _response_content(doc: dict[str, Any], case: Any, status: int) -> tuple[str, dict[str, Any]] | None:
