@@ -89,18 +89,36 @@ def _pyrepr(value: Any) -> str:
     return repr(value)
 
 
-def _fpath(path: str, provider: Provider) -> str:
+def _fpath(path: str, provider: Provider, op: Operation) -> str:
     """A route as an f-string body: every {param} becomes a quoted Python expression."""
     account = provider.account_param
+    names = {p.name: p.py_name for p in op.path_params}
 
     def expr(match: re.Match[str]) -> str:
         name = match.group(1)
         if account is not None and name == account.name:
             return "{_seg(self." + account.py_name + ")}"
-        return "{_seg(" + snake(name) + ")}"
+        return "{_seg(" + names.get(name, snake(name)) + ")}"
 
     body = re.sub(r"\{([^}]+)\}", expr, path)
     return ("f" + repr(body)) if body != path else repr(path)
+
+
+STARLETTE_PARAM = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _path_key(param: Param) -> str:
+    """The name a path parameter has in a Starlette route (and so in request.path_params).
+
+    Starlette only recognises identifiers inside braces; `{order-id}` would be literal text,
+    so such parameters are routed under their Python name (which the Params model accepts).
+    """
+    return param.name if STARLETTE_PARAM.fullmatch(param.name) else param.py_name
+
+
+def _route_path(path: str, op: Operation) -> str:
+    keys = {p.name: _path_key(p) for p in op.path_params}
+    return re.sub(r"\{([^}]+)\}", lambda m: "{" + keys.get(m.group(1), m.group(1)) + "}", path)
 
 
 def _result_type(op: Operation) -> str:
@@ -145,9 +163,10 @@ def _route_table(provider: Provider) -> list[dict[str, Any]]:
     """Routes in matching order, each path followed by a 405 route for its other methods."""
     rows: list[dict[str, Any]] = []
     for route, op, index in _routes(provider):
-        if rows and rows[-1]["path"] != route.path:
+        path = _route_path(route.path, op)
+        if rows and rows[-1]["path"] != path:
             rows.append(_not_allowed_row(rows))
-        rows.append({"kind": "route", "path": route.path, "op": op, "index": index})
+        rows.append({"kind": "route", "path": path, "op": op, "index": index})
     if rows:
         rows.append(_not_allowed_row(rows))
     return rows
@@ -179,7 +198,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         pyrepr=_pyrepr, fpath=_fpath, result_type=_result_type, error_models=_error_models,
         field_args=_field_args, snake=snake, routes=_routes,
-        exported_names=_exported_names, route_table=_route_table)
+        exported_names=_exported_names, route_table=_route_table, path_key=_path_key)
     env.globals.update(JSON=JSON, XML=XML, FORM=FORM)
     return env
 
