@@ -1,0 +1,160 @@
+"""How long `numspec generate` takes, next to datamodel-code-generator alone, in one run.
+
+Baselines are measured here, side by side, never remembered from another machine:
+
+* datamodel-code-generator's `generate()` with numspec's own model config
+  (`generator.codegen.render.model_config()`) on the bundled document generated/openapi.json:
+  what numspec adds on top of the one tool it cannot do without (load, lint, the IR, per-provider
+  models, Jinja clients and stubs, the manifest, the atomic write);
+* a full `numspec generate` from the command line: what `--check` costs when nothing changed
+  (the manifest fast path) and when an input was touched but the output is the same (the
+  regenerate-and-compare path).
+
+Each figure is the median of N runs (`--runs N`, default 5); in-process figures follow one
+untimed warm-up run, so they leave out import time, which the fresh-process figures include.
+
+    python -m bench.bench_generate [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from generator import codegen
+from generator.codegen import generate_files, refuse_unsound
+from generator.codegen.render import model_config
+from generator.specload import DEFAULT_SPEC, load
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "generated" / "openapi.json"
+NUMSPEC = Path(sys.executable).parent / "numspec"
+DCG_ALONE = """
+import sys, warnings
+from datamodel_code_generator import generate
+from generator.codegen.render import model_config
+warnings.simplefilter("ignore", FutureWarning)
+generate(open(sys.argv[1], encoding="utf-8").read(), config=model_config())
+"""
+
+
+def timed(action: Callable[[], object], runs: int, warmup: bool) -> list[float]:
+    if warmup:
+        action()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def quietly(action: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            action()
+    return run
+
+
+def process(*args: str | Path) -> Callable[[], None]:
+    def run() -> None:
+        result = subprocess.run([str(a) for a in args], cwd=ROOT, capture_output=True,
+                                text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {result.stderr.strip()}")
+    return run
+
+
+def dcg_in_process() -> None:
+    text = BUNDLED.read_text(encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        from datamodel_code_generator import generate
+        generate(text, config=model_config())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_generate")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per figure (median)")
+    args = parser.parse_args(argv)
+    runs = max(1, args.runs)
+    if not BUNDLED.is_file():
+        print(f"{BUNDLED} is missing: run `numspec generate` first", file=sys.stderr)
+        return 1
+
+    work = Path(tempfile.mkdtemp(prefix="numspec-bench-"))
+    try:
+        counter = iter(range(10**6))
+
+        def generate_in_process() -> None:
+            out = work / f"inproc-{next(counter)}"
+            codegen.main(argparse.Namespace(spec=str(DEFAULT_SPEC), out=str(out), check=False))
+
+        checked = work / "checked"
+        process(NUMSPEC, "generate", "--out", checked)()
+        touched_spec = work / "spec"
+        shutil.copytree(DEFAULT_SPEC.parent, touched_spec)
+        root = touched_spec / DEFAULT_SPEC.name
+        # A comment changes the inputs' fingerprint but not one byte of the output.
+        root.write_text(root.read_text(encoding="utf-8") + "\n# touched by the benchmark\n",
+                        encoding="utf-8")
+
+        rows: list[tuple[str, list[float], str | None]] = []
+
+        def measure(label: str, action: Callable[[], object], baseline: str | None,
+                    warmup: bool = False) -> None:
+            rows.append((label, timed(action, runs, warmup), baseline))
+            print(f"  measured: {label}", file=sys.stderr, flush=True)
+
+        dcg = "datamodel-code-generator alone, in process"
+        full = "numspec generate, in process"
+        dcg_cold = "datamodel-code-generator alone, fresh process"
+        cli = "numspec generate, fresh process (CLI)"
+        measure(dcg, dcg_in_process, None, warmup=True)
+        measure(full, quietly(generate_in_process), dcg, warmup=True)
+        measure("numspec generate --check, nothing changed, in process",
+                quietly(lambda: codegen.main(argparse.Namespace(
+                    spec=str(DEFAULT_SPEC), out=str(checked), check=True))), full, warmup=True)
+        measure(dcg_cold, process(sys.executable, "-c", DCG_ALONE, BUNDLED), None)
+        measure(cli, process(NUMSPEC, "generate", "--out", work / "cli"), dcg_cold)
+        measure("numspec generate --check, nothing changed (CLI)",
+                process(NUMSPEC, "generate", "--check", "--out", checked), cli)
+        measure("numspec generate --check, input touched, output same (CLI)",
+                process(NUMSPEC, "generate", "--check", "--spec", touched_spec, "--out", checked),
+                cli)
+
+        # Where a full in-process run spends its time.
+        loaded = load(DEFAULT_SPEC)
+        phases = [
+            ("  load + bundle the spec", lambda: load(DEFAULT_SPEC)),
+            ("  lint (refuse unsound)", lambda: refuse_unsound(loaded)),
+            ("  IR + models (DCG per provider) + templates", lambda: generate_files(loaded)),
+        ]
+        for label, action in phases:
+            measure(label, action, full, warmup=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    medians = {label: statistics.median(times) for label, times, _ in rows}
+    width = max(len(label) for label, _, _ in rows)
+    print(f"numspec generate vs datamodel-code-generator alone; median of {runs} runs")
+    print(f"{'measurement':<{width}}  {'median':>9}  {'min':>9}  ratio")
+    for label, times, baseline in rows:
+        median = medians[label]
+        ratio = "baseline" if baseline is None else f"{median / medians[baseline]:.2f} x {baseline}"
+        print(f"{label:<{width}}  {median * 1000:7.0f}ms  {min(times) * 1000:7.0f}ms  {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
