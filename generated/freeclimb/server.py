@@ -8,22 +8,19 @@ error answer by `impl.reject`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import cache
-from typing import Annotated, Any, Literal, Protocol, TypeVar, get_args
-from urllib.parse import parse_qsl
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..runtime import ApiError, basic_credentials
+from ..serving import error_response, parse_params, read_json_body, reply
 from . import models
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
 __all__ = [
     "BuyAPhoneNumberCall",
     "BuyAPhoneNumberParams",
@@ -313,127 +310,6 @@ class FreeClimbImplementation(Protocol):
         """Find numbers to buy"""
 
 
-def _problem(error: ValidationError) -> tuple[str, str | None]:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or None
-    return (f"{field}: {first['msg']}" if field else first["msg"]), field
-
-
-def _validate(model: type[ModelT], data: Any, impl: FreeClimbImplementation, op: str) -> ModelT:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problem, field = _problem(error)
-        raise impl.reject(400, problem, op, field) from None
-
-
-def _params(
-    model: type[ModelT],
-    request: Request,
-    impl: FreeClimbImplementation,
-    op: str,
-    headers: tuple[str, ...] = (),
-) -> ModelT:
-    data: dict[str, Any] = {**request.query_params}
-    # Header parameters, looked up case-insensitively as HTTP headers are.
-    data.update((name, request.headers[name]) for name in headers if name in request.headers)
-    data.update(request.path_params)
-    return _validate(model, data, impl, op)
-
-
-async def _raw_body(request: Request, impl: FreeClimbImplementation, op: str, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise impl.reject(413, f"the body is over {limit} bytes", op, None)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise impl.reject(413, f"the body is over {limit} bytes", op, None)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _json_body(
-    model: type[ModelT],
-    required: bool,
-    request: Request,
-    impl: FreeClimbImplementation,
-    op: str,
-    limit: int,
-) -> ModelT | None:
-    raw = await _raw_body(request, impl, op, limit)
-    if not raw.strip():
-        if required:
-            raise impl.reject(400, "a JSON body is required", op, None)
-        return None
-    if "json" not in request.headers.get("content-type", "").lower():
-        raise impl.reject(415, "the body must be application/json", op, None)
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise impl.reject(400, "the body is not valid JSON", op, None) from None
-    if not isinstance(data, dict):
-        raise impl.reject(400, "the body must be a JSON object", op, None)
-    return _validate(model, data, impl, op)
-
-
-async def _form_body(
-    model: type[ModelT],
-    required: bool,
-    request: Request,
-    impl: FreeClimbImplementation,
-    op: str,
-    limit: int,
-) -> ModelT | None:
-    raw = await _raw_body(request, impl, op, limit)
-    content_type = request.headers.get("content-type", "").lower()
-    if raw and "application/x-www-form-urlencoded" not in content_type:
-        raise impl.reject(415, "the body must be application/x-www-form-urlencoded", op, None)
-    try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
-    except UnicodeDecodeError:
-        raise impl.reject(400, "the body is not UTF-8", op, None) from None
-    if not pairs and not required:
-        return None
-    data = dict(pairs)
-    for key in _boolean_fields(model):
-        # Form text is read strictly: "true" or "false", never pydantic's "1"/"yes"/"on".
-        if key in data and data[key].lower() not in ("true", "false"):
-            raise impl.reject(400, f"{key}: must be true or false", op, key)
-    return _validate(model, data, impl, op)
-
-
-@cache
-def _boolean_fields(model: type[BaseModel]) -> tuple[str, ...]:
-    return tuple(
-        info.alias or name
-        for name, info in model.model_fields.items()
-        if info.annotation is bool or bool in get_args(info.annotation)
-    )
-
-
-def _reply(
-    result: BaseModel,
-    status: int,
-    media: str,
-    envelope: str | None,
-    shape: str | None,
-) -> Response:
-    body = result.model_dump_json(by_alias=True, exclude_unset=True)
-    return Response(body, status, media_type=media)
-
-
-def _error(error: ApiError) -> Response:
-    body = error.body
-    if body is None:
-        return Response(status_code=error.status_code, headers=error.headers)
-    if isinstance(body, BaseModel):
-        text = body.model_dump_json(by_alias=True, exclude_unset=True)
-        return Response(text, error.status_code, error.headers, "application/json")
-    return Response(body, error.status_code, error.headers, "text/plain")
-
-
 def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_000) -> APIRouter:
     """All FreeClimb routes, calling `impl`; mount it under the provider's base path."""
     router = APIRouter()
@@ -447,11 +323,11 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(ListIncomingNumbersParams, request, impl, op)
+            params = parse_params(ListIncomingNumbersParams, request, impl, op)
             result = await impl.list_incoming_numbers(
                 ListIncomingNumbersCall(principal, params, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
@@ -459,7 +335,7 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
                 None,
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def list_incoming_numbers_1(request: Request) -> Response:
         return await list_incoming_numbers(request, 'application/json')
@@ -473,15 +349,15 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(BuyAPhoneNumberParams, request, impl, op)
-            body = await _json_body(
+            params = parse_params(BuyAPhoneNumberParams, request, impl, op)
+            body = await read_json_body(
                 models.BuyIncomingNumberRequest, True, request, impl, op, max_body_bytes
             )
             assert body is not None
             result = await impl.buy_a_phone_number(
                 BuyAPhoneNumberCall(principal, params, body, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
@@ -489,7 +365,7 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
                 None,
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def buy_a_phone_number_1(request: Request) -> Response:
         return await buy_a_phone_number(request, 'application/json')
@@ -503,11 +379,11 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(GetAnIncomingNumberParams, request, impl, op)
+            params = parse_params(GetAnIncomingNumberParams, request, impl, op)
             result = await impl.get_an_incoming_number(
                 GetAnIncomingNumberCall(principal, params, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
@@ -515,7 +391,7 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
                 None,
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def get_an_incoming_number_1(request: Request) -> Response:
         return await get_an_incoming_number(request, 'application/json')
@@ -529,14 +405,14 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(UpdateAnIncomingNumberParams, request, impl, op)
-            body = await _json_body(
+            params = parse_params(UpdateAnIncomingNumberParams, request, impl, op)
+            body = await read_json_body(
                 models.IncomingNumberRequest, False, request, impl, op, max_body_bytes
             )
             result = await impl.update_an_incoming_number(
                 UpdateAnIncomingNumberCall(principal, params, body, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
@@ -544,7 +420,7 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
                 None,
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def update_an_incoming_number_1(request: Request) -> Response:
         return await update_an_incoming_number(request, 'application/json')
@@ -558,13 +434,13 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(DeleteAnIncomingNumberParams, request, impl, op)
+            params = parse_params(DeleteAnIncomingNumberParams, request, impl, op)
             await impl.delete_an_incoming_number(
                 DeleteAnIncomingNumberCall(principal, params, media, request)
             )
             return Response(status_code=204)
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def delete_an_incoming_number_1(request: Request) -> Response:
         return await delete_an_incoming_number(request, 'application/json')
@@ -578,11 +454,11 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(ListAvailableNumbersParams, request, impl, op)
+            params = parse_params(ListAvailableNumbersParams, request, impl, op)
             result = await impl.list_available_numbers(
                 ListAvailableNumbersCall(principal, params, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
@@ -590,7 +466,7 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
                 None,
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def list_available_numbers_1(request: Request) -> Response:
         return await list_available_numbers(request, 'application/json')
@@ -599,7 +475,7 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
         async def endpoint(request: Request) -> Response:
             error = impl.reject(405, f"{request.method} is not allowed here", "", None)
             error.headers.setdefault("Allow", allowed)
-            return _error(error)
+            return error_response(error)
 
         return endpoint
 

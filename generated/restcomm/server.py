@@ -8,23 +8,20 @@ error answer by `impl.reject`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import cache
-from typing import Annotated, Any, Literal, Protocol, TypeVar, get_args
-from urllib.parse import parse_qsl
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..runtime import ApiError, basic_credentials, choose_media, to_xml
+from ..runtime import ApiError, basic_credentials, choose_media
+from ..serving import error_response, parse_params, read_form_body, reply
 from . import models
 from .wire import XML_SHAPES
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
 __all__ = [
     "CreateIncomingPhoneNumberCall",
     "CreateIncomingPhoneNumberParams",
@@ -476,132 +473,6 @@ class RestcommImplementation(Protocol):
         """Provision a mobile number (XML, or JSON by Accept)"""
 
 
-def _problem(error: ValidationError) -> tuple[str, str | None]:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or None
-    return (f"{field}: {first['msg']}" if field else first["msg"]), field
-
-
-def _validate(model: type[ModelT], data: Any, impl: RestcommImplementation, op: str) -> ModelT:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problem, field = _problem(error)
-        raise impl.reject(400, problem, op, field) from None
-
-
-def _params(
-    model: type[ModelT],
-    request: Request,
-    impl: RestcommImplementation,
-    op: str,
-    headers: tuple[str, ...] = (),
-) -> ModelT:
-    data: dict[str, Any] = {**request.query_params}
-    # Header parameters, looked up case-insensitively as HTTP headers are.
-    data.update((name, request.headers[name]) for name in headers if name in request.headers)
-    data.update(request.path_params)
-    return _validate(model, data, impl, op)
-
-
-async def _raw_body(request: Request, impl: RestcommImplementation, op: str, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise impl.reject(413, f"the body is over {limit} bytes", op, None)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise impl.reject(413, f"the body is over {limit} bytes", op, None)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _json_body(
-    model: type[ModelT],
-    required: bool,
-    request: Request,
-    impl: RestcommImplementation,
-    op: str,
-    limit: int,
-) -> ModelT | None:
-    raw = await _raw_body(request, impl, op, limit)
-    if not raw.strip():
-        if required:
-            raise impl.reject(400, "a JSON body is required", op, None)
-        return None
-    if "json" not in request.headers.get("content-type", "").lower():
-        raise impl.reject(415, "the body must be application/json", op, None)
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise impl.reject(400, "the body is not valid JSON", op, None) from None
-    if not isinstance(data, dict):
-        raise impl.reject(400, "the body must be a JSON object", op, None)
-    return _validate(model, data, impl, op)
-
-
-async def _form_body(
-    model: type[ModelT],
-    required: bool,
-    request: Request,
-    impl: RestcommImplementation,
-    op: str,
-    limit: int,
-) -> ModelT | None:
-    raw = await _raw_body(request, impl, op, limit)
-    content_type = request.headers.get("content-type", "").lower()
-    if raw and "application/x-www-form-urlencoded" not in content_type:
-        raise impl.reject(415, "the body must be application/x-www-form-urlencoded", op, None)
-    try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
-    except UnicodeDecodeError:
-        raise impl.reject(400, "the body is not UTF-8", op, None) from None
-    if not pairs and not required:
-        return None
-    data = dict(pairs)
-    for key in _boolean_fields(model):
-        # Form text is read strictly: "true" or "false", never pydantic's "1"/"yes"/"on".
-        if key in data and data[key].lower() not in ("true", "false"):
-            raise impl.reject(400, f"{key}: must be true or false", op, key)
-    return _validate(model, data, impl, op)
-
-
-@cache
-def _boolean_fields(model: type[BaseModel]) -> tuple[str, ...]:
-    return tuple(
-        info.alias or name
-        for name, info in model.model_fields.items()
-        if info.annotation is bool or bool in get_args(info.annotation)
-    )
-
-
-def _reply(
-    result: BaseModel,
-    status: int,
-    media: str,
-    envelope: str | None,
-    shape: str | None,
-) -> Response:
-    if shape is not None and "xml" in media:
-        data = result.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        if envelope:
-            data = {envelope: data}
-        return Response(to_xml(data, XML_SHAPES[shape]), status, media_type=media)
-    body = result.model_dump_json(by_alias=True, exclude_unset=True)
-    return Response(body, status, media_type=media)
-
-
-def _error(error: ApiError) -> Response:
-    body = error.body
-    if body is None:
-        return Response(status_code=error.status_code, headers=error.headers)
-    if isinstance(body, BaseModel):
-        text = body.model_dump_json(by_alias=True, exclude_unset=True)
-        return Response(text, error.status_code, error.headers, "application/json")
-    return Response(body, error.status_code, error.headers, "text/plain")
-
-
 def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_000) -> APIRouter:
     """All Restcomm routes, calling `impl`; mount it under the provider's base path."""
     router = APIRouter()
@@ -615,19 +486,19 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(ListIncomingPhoneNumbersParams, request, impl, op)
+            params = parse_params(ListIncomingPhoneNumbersParams, request, impl, op)
             result = await impl.list_incoming_phone_numbers(
                 ListIncomingPhoneNumbersCall(principal, params, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumbers',
-                'IncomingPhoneNumberPageXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberPageXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def list_incoming_phone_numbers_1(request: Request) -> Response:
         return await list_incoming_phone_numbers(request, 'application/json')
@@ -645,23 +516,23 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(CreateIncomingPhoneNumberParams, request, impl, op)
-            body = await _form_body(
+            params = parse_params(CreateIncomingPhoneNumberParams, request, impl, op)
+            body = await read_form_body(
                 models.IncomingPhoneNumberCreateForm, True, request, impl, op, max_body_bytes
             )
             assert body is not None
             result = await impl.create_incoming_phone_number(
                 CreateIncomingPhoneNumberCall(principal, params, body, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumber',
-                'IncomingPhoneNumberXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def create_incoming_phone_number_1(request: Request) -> Response:
         return await create_incoming_phone_number(request, 'application/json')
@@ -679,19 +550,19 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(GetIncomingPhoneNumberParams, request, impl, op)
+            params = parse_params(GetIncomingPhoneNumberParams, request, impl, op)
             result = await impl.get_incoming_phone_number(
                 GetIncomingPhoneNumberCall(principal, params, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumber',
-                'IncomingPhoneNumberXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def get_incoming_phone_number_1(request: Request) -> Response:
         return await get_incoming_phone_number(request, 'application/json')
@@ -709,22 +580,22 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(UpdateIncomingPhoneNumberPutParams, request, impl, op)
-            body = await _form_body(
+            params = parse_params(UpdateIncomingPhoneNumberPutParams, request, impl, op)
+            body = await read_form_body(
                 models.IncomingPhoneNumberUpdateForm, False, request, impl, op, max_body_bytes
             )
             result = await impl.update_incoming_phone_number_put(
                 UpdateIncomingPhoneNumberPutCall(principal, params, body, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumber',
-                'IncomingPhoneNumberXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def update_incoming_phone_number_put_1(request: Request) -> Response:
         return await update_incoming_phone_number_put(request, 'application/json')
@@ -742,22 +613,22 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(UpdateIncomingPhoneNumberParams, request, impl, op)
-            body = await _form_body(
+            params = parse_params(UpdateIncomingPhoneNumberParams, request, impl, op)
+            body = await read_form_body(
                 models.IncomingPhoneNumberUpdateForm, False, request, impl, op, max_body_bytes
             )
             result = await impl.update_incoming_phone_number(
                 UpdateIncomingPhoneNumberCall(principal, params, body, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumber',
-                'IncomingPhoneNumberXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def update_incoming_phone_number_1(request: Request) -> Response:
         return await update_incoming_phone_number(request, 'application/json')
@@ -775,13 +646,13 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(DeleteIncomingPhoneNumberParams, request, impl, op)
+            params = parse_params(DeleteIncomingPhoneNumberParams, request, impl, op)
             await impl.delete_incoming_phone_number(
                 DeleteIncomingPhoneNumberCall(principal, params, media, request)
             )
             return Response(status_code=204)
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def delete_incoming_phone_number_1(request: Request) -> Response:
         return await delete_incoming_phone_number(request, 'application/json')
@@ -798,19 +669,19 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(ListLocalIncomingPhoneNumbersParams, request, impl, op)
+            params = parse_params(ListLocalIncomingPhoneNumbersParams, request, impl, op)
             result = await impl.list_local_incoming_phone_numbers(
                 ListLocalIncomingPhoneNumbersCall(principal, params, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumbers',
-                'IncomingPhoneNumberPageXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberPageXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def list_local_incoming_phone_numbers_1(request: Request) -> Response:
         return await list_local_incoming_phone_numbers(request, 'application/json')
@@ -828,23 +699,23 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(CreateLocalIncomingPhoneNumberParams, request, impl, op)
-            body = await _form_body(
+            params = parse_params(CreateLocalIncomingPhoneNumberParams, request, impl, op)
+            body = await read_form_body(
                 models.IncomingPhoneNumberCreateForm, True, request, impl, op, max_body_bytes
             )
             assert body is not None
             result = await impl.create_local_incoming_phone_number(
                 CreateLocalIncomingPhoneNumberCall(principal, params, body, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumber',
-                'IncomingPhoneNumberXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def create_local_incoming_phone_number_1(request: Request) -> Response:
         return await create_local_incoming_phone_number(request, 'application/json')
@@ -862,19 +733,19 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(ListTollFreeIncomingPhoneNumbersParams, request, impl, op)
+            params = parse_params(ListTollFreeIncomingPhoneNumbersParams, request, impl, op)
             result = await impl.list_toll_free_incoming_phone_numbers(
                 ListTollFreeIncomingPhoneNumbersCall(principal, params, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumbers',
-                'IncomingPhoneNumberPageXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberPageXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def list_toll_free_incoming_phone_numbers_1(request: Request) -> Response:
         return await list_toll_free_incoming_phone_numbers(request, 'application/json')
@@ -892,23 +763,23 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(CreateTollFreeIncomingPhoneNumberParams, request, impl, op)
-            body = await _form_body(
+            params = parse_params(CreateTollFreeIncomingPhoneNumberParams, request, impl, op)
+            body = await read_form_body(
                 models.IncomingPhoneNumberCreateForm, True, request, impl, op, max_body_bytes
             )
             assert body is not None
             result = await impl.create_toll_free_incoming_phone_number(
                 CreateTollFreeIncomingPhoneNumberCall(principal, params, body, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumber',
-                'IncomingPhoneNumberXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def create_toll_free_incoming_phone_number_1(request: Request) -> Response:
         return await create_toll_free_incoming_phone_number(request, 'application/json')
@@ -926,19 +797,19 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(ListMobileIncomingPhoneNumbersParams, request, impl, op)
+            params = parse_params(ListMobileIncomingPhoneNumbersParams, request, impl, op)
             result = await impl.list_mobile_incoming_phone_numbers(
                 ListMobileIncomingPhoneNumbersCall(principal, params, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumbers',
-                'IncomingPhoneNumberPageXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberPageXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def list_mobile_incoming_phone_numbers_1(request: Request) -> Response:
         return await list_mobile_incoming_phone_numbers(request, 'application/json')
@@ -956,23 +827,23 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = _params(CreateMobileIncomingPhoneNumberParams, request, impl, op)
-            body = await _form_body(
+            params = parse_params(CreateMobileIncomingPhoneNumberParams, request, impl, op)
+            body = await read_form_body(
                 models.IncomingPhoneNumberCreateForm, True, request, impl, op, max_body_bytes
             )
             assert body is not None
             result = await impl.create_mobile_incoming_phone_number(
                 CreateMobileIncomingPhoneNumberCall(principal, params, body, media, request)
             )
-            return _reply(
+            return reply(
                 result,
                 200,
                 media,
                 'IncomingPhoneNumber',
-                'IncomingPhoneNumberXmlResponse',
+                XML_SHAPES['IncomingPhoneNumberXmlResponse'],
             )
         except ApiError as error:
-            return _error(error)
+            return error_response(error)
 
     async def create_mobile_incoming_phone_number_1(request: Request) -> Response:
         return await create_mobile_incoming_phone_number(request, 'application/json')
@@ -985,7 +856,7 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
         async def endpoint(request: Request) -> Response:
             error = impl.reject(405, f"{request.method} is not allowed here", "", None)
             error.headers.setdefault("Allow", allowed)
-            return _error(error)
+            return error_response(error)
 
         return endpoint
 

@@ -68,6 +68,7 @@ def generate_files(loaded: LoadedSpec, progress: bool = False) -> dict[str, str]
         raise SpecError([Finding(loaded.display(loaded.root), "", str(exc))]) from None
     files = {"openapi.json": loaded.to_json(), "__init__.py": render_runtime("init")}
     files["runtime.py"] = render_runtime("runtime")
+    files["serving.py"] = render_runtime("serving")
     for provider in providers:
         if progress:
             print(f"  {provider.prefix}: {len(provider.operations)} operations", file=sys.stderr)

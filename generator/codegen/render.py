@@ -181,6 +181,15 @@ def _not_allowed_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "others": [m for m in ALL_METHODS if m not in methods]}
 
 
+def _serving_imports(provider: Provider) -> list[str]:
+    """What a provider's stubs take from serving.py, sorted as isort wants."""
+    names = {"error_response", "parse_params", "reply"}
+    for op in provider.operations:
+        if op.body:
+            names.add("read_form_body" if op.body.media_type == FORM else "read_json_body")
+    return sorted(names)
+
+
 def _exported_names(provider: Provider) -> list[str]:
     names = ["create_router", f"{provider.prefix}Implementation"]
     for op in provider.operations:
@@ -198,7 +207,8 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         pyrepr=_pyrepr, fpath=_fpath, result_type=_result_type, error_models=_error_models,
         field_args=_field_args, snake=snake, routes=_routes,
-        exported_names=_exported_names, route_table=_route_table, path_key=_path_key)
+        exported_names=_exported_names, route_table=_route_table, path_key=_path_key,
+        serving_imports=_serving_imports)
     env.globals.update(JSON=JSON, XML=XML, FORM=FORM)
     return env
 
