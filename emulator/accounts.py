@@ -213,8 +213,7 @@ def _ancestors(conn: sqlite3.Connection, sid: str) -> list[str]:
 
 
 def get_account(store: Store, sid: str, provider: Provider | None = None) -> Account | None:
-    with store.read() as conn:
-        row = _row(conn, sid)
+    row = store.query_one("SELECT * FROM accounts WHERE sid = ?", (sid,))
     if row is None or (provider is not None and row["provider"] != provider):
         return None
     return _account(row)
@@ -272,16 +271,13 @@ def authenticate(store: Store, provider: Provider, user: str, password: str) -> 
     An unknown user still costs one comparison, so it cannot be told from a wrong password by
     timing alone.
     """
-    with store.read() as conn:
-        row = None
-        if provider == "restcomm":
-            row = conn.execute(
-                "SELECT * FROM accounts WHERE provider = 'restcomm' AND email = ?", (user,)
-            ).fetchone()
-        if row is None:
-            row = conn.execute(
-                "SELECT * FROM accounts WHERE provider = ? AND sid = ?", (provider, user)
-            ).fetchone()
+    row = None
+    if provider == "restcomm":
+        row = store.query_one(
+            "SELECT * FROM accounts WHERE provider = 'restcomm' AND email = ?", (user,))
+    if row is None:
+        row = store.query_one(
+            "SELECT * FROM accounts WHERE provider = ? AND sid = ?", (provider, user))
     if row is None:
         secret_matches(_DUMMY, password)
         return None

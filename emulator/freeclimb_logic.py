@@ -13,13 +13,13 @@ client follows ``nextPageUri`` without sending the filters again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import secrets
 import sqlite3
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import format_datetime
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
@@ -36,11 +36,19 @@ from emulator.errors import (
     freeclimb_error,
     freeclimb_unauthorized,
 )
-from emulator.store import Record, Store, compile_pattern
+from emulator.store import Record, Store, compile_pattern, count_numbers
 
 PAGE_SIZE = 100
 LIST_CAP = 10_000
 INCOMING = "freeclimb.incoming"
+# The columns a FreeClimb number needs (its JSON, updates, the way back to the pool); a page
+# reads 100 rows, and the Restcomm-only half of the table is dead weight there.
+COLUMNS = (
+    "id, sid, account_sid, phone_number, is_sip, country, region, kind, voice, sms, toll_free, "
+    "ten_dlc, short_code, created_at, updated_at, alias, application_id, campaign_id, "
+    "tfn_campaign_id, offnet, revision, campaign_assigned_at"
+)
+_NAMES = tuple(name.strip() for name in COLUMNS.split(","))
 AVAILABLE = "freeclimb.available"
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -76,18 +84,28 @@ AVAILABLE_FILTERS = (
 # -- wire formats -----------------------------------------------------------------------
 
 
-def _instant(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> tuple[str, str]:
+    """One UTC second as RFC 1123 text and as ISO 8601 without the fraction. Written by hand
+    (no locale, no datetime objects) and cached: a page of 100 numbers formats 400 dates."""
+    t = time.gmtime(seconds)
+    clock = f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    day = f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d}"
+    return f"{day} {clock} GMT", f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{clock}"
 
 
 def rfc1123(ms: int) -> str:
     """``Mon, 07 Nov 2016 15:25:18 GMT``"""
-    return format_datetime(_instant(ms), usegmt=True)
+    return _second(ms // 1000)[0]
 
 
 def iso8601(ms: int) -> str:
     """``2016-11-07T15:25:18.358Z``"""
-    return _instant(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return f"{_second(ms // 1000)[1]}.{ms % 1000:03d}Z"
 
 
 def _flag(value: Any) -> bool | None:
@@ -104,28 +122,39 @@ def _capabilities(row: Record) -> dict[str, bool | None]:
 
 def incoming_number_json(row: Record) -> dict[str, Any]:
     """One owned number as the contract's IncomingNumber."""
-    assigned = row["campaign_assigned_at"]
-    tfn = row["tfn_campaign_id"]
+    return _number_json(tuple(row[name] for name in _NAMES))
+
+
+def _number_json(values: Sequence[Any]) -> dict[str, Any]:
+    """``incoming_number_json`` from the values of COLUMNS, in order: a page reads plain
+    tuples, which is twice as fast as looking 25 names up in each of 100 rows."""
+    (_, sid, account, phone_number, _, country, region, _, voice, sms, toll_free, ten_dlc,
+     short_code, created, updated, alias, application, campaign, tfn, offnet, revision,
+     assigned) = values
+    voice, sms = _flag(voice), _flag(sms)
     return {
-        "uri": f"/Accounts/{row['account_sid']}/IncomingPhoneNumbers/{row['sid']}",
-        "dateCreated": rfc1123(row["created_at"]),
-        "dateUpdated": rfc1123(row["updated_at"]),
-        "dateCreatedISO": iso8601(row["created_at"]),
-        "dateUpdatedISO": iso8601(row["updated_at"]),
-        "revision": row["revision"],
-        "capabilities": _capabilities(row),
-        "campaignId": row["campaign_id"],
+        "uri": f"/Accounts/{account}/IncomingPhoneNumbers/{sid}",
+        "dateCreated": rfc1123(created),
+        "dateUpdated": rfc1123(updated),
+        "dateCreatedISO": iso8601(created),
+        "dateUpdatedISO": iso8601(updated),
+        "revision": revision,
+        "capabilities": {
+            "voice": voice, "sms": sms, "tollFree": _flag(toll_free),
+            "tenDLC": _flag(ten_dlc), "shortCode": _flag(short_code),
+        },
+        "campaignId": campaign,
         "campaignAssignmentTime": None if assigned is None else rfc1123(assigned),
-        "phoneNumberId": row["sid"],
-        "accountId": row["account_sid"],
-        "applicationId": row["application_id"],
-        "phoneNumber": row["phone_number"],
-        "alias": row["alias"],
-        "region": row["region"],
-        "country": row["country"],
-        "voiceEnabled": _flag(row["voice"]),
-        "smsEnabled": _flag(row["sms"]),
-        "offnet": _flag(row["offnet"]),
+        "phoneNumberId": sid,
+        "accountId": account,
+        "applicationId": application,
+        "phoneNumber": phone_number,
+        "alias": alias,
+        "region": region,
+        "country": country,
+        "voiceEnabled": voice,
+        "smsEnabled": sms,
+        "offnet": _flag(offnet),
         "tfn": None if tfn is None else {"campaignId": tfn},
     }
 
@@ -338,13 +367,18 @@ class FreeClimb:
         where = " AND ".join(clauses)
         keyset = " AND id < ?" if state["after"] is not None else ""
         with self.store.read() as conn:
-            total = _capped_count(conn, "numbers", where, params)
-            rows = conn.execute(
-                f"SELECT * FROM numbers WHERE {where}{keyset} ORDER BY id DESC LIMIT ?",
+            if state["f"]:
+                total = _capped_count(conn, "numbers", where, params)
+            else:
+                total = min(count_numbers(conn, account_id, "freeclimb"), LIST_CAP)
+            plain = conn.cursor()
+            plain.row_factory = None
+            rows = plain.execute(
+                f"SELECT {COLUMNS} FROM numbers WHERE {where}{keyset} ORDER BY id DESC LIMIT ?",
                 [*params, *([state["after"]] if keyset else []), PAGE_SIZE + 1],
             ).fetchall()
-        items = [incoming_number_json(row) for row in rows[:PAGE_SIZE]]
-        after = rows[PAGE_SIZE - 1]["id"] if len(rows) > PAGE_SIZE else None
+        items = [_number_json(row) for row in rows[:PAGE_SIZE]]
+        after = rows[PAGE_SIZE - 1][0] if len(rows) > PAGE_SIZE else None
         next_uri = self._next(INCOMING, account_id, state, after,
                               f"/Accounts/{account_id}/IncomingPhoneNumbers")
         return {**page_fields(total, state["p"], len(items), next_uri),
@@ -353,8 +387,7 @@ class FreeClimb:
     def get_an_incoming_number(self, caller: Account, account_id: str,
                                phone_number_id: str) -> dict[str, Any]:
         self.authorize(caller, account_id)
-        with self.store.read() as conn:
-            row = _owned(conn, account_id, phone_number_id)
+        row = self.store.query_one(_OWNED, (phone_number_id, account_id))
         if row is None:
             raise _not_found()
         return incoming_number_json(row)
@@ -451,11 +484,12 @@ class FreeClimb:
         return self.store.insert_numbers(rows)
 
 
+_OWNED = (f"SELECT {COLUMNS} FROM numbers WHERE sid = ? AND account_sid = ? "
+          "AND provider = 'freeclimb'")
+
+
 def _owned(conn: sqlite3.Connection, account_id: str, phone_number_id: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM numbers WHERE sid = ? AND account_sid = ? AND provider = 'freeclimb'",
-        (phone_number_id, account_id),
-    ).fetchone()
+    row: sqlite3.Row | None = conn.execute(_OWNED, (phone_number_id, account_id)).fetchone()
     return row
 
 

@@ -38,7 +38,7 @@ import phonenumbers
 from emulator import accounts, inventory
 from emulator.accounts import Account
 from emulator.errors import ProviderError, restcomm_error, restcomm_unauthorized
-from emulator.store import Record, Store
+from emulator.store import Record, Store, count_numbers
 
 Fmt = Literal["json", "xml"]
 API_VERSION = "2012-04-24"
@@ -483,8 +483,11 @@ class Restcomm:
                 values.append(like_to_glob(_text(name, params[name], limit)))
         where = " AND ".join(clauses)
         with self.store.read() as conn:
-            total = int(conn.execute(f"SELECT COUNT(*) FROM numbers WHERE {where}",
-                                     values).fetchone()[0])
+            if len(values) > 1:  # filtered
+                total = int(conn.execute(f"SELECT COUNT(*) FROM numbers WHERE {where}",
+                                         values).fetchone()[0])
+            else:
+                total = count_numbers(conn, account_sid, "restcomm")
             if page > total // size:
                 raise _bad("Page is past the last page")
             rows = conn.execute(

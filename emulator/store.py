@@ -139,6 +139,38 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX cursors_age ON cursors(created_at)",
     ),
+    # v3: listing a big account fast. Triggers keep a count of each account's numbers, so an
+    # unfiltered page's total is one lookup (counting 10 000 rows cost 10 ms a page); a
+    # covering index serves the filtered counts and FreeClimb's newest-first order.
+    (
+        "CREATE INDEX numbers_account ON numbers(account_sid, provider, id)",
+        "DROP INDEX numbers_newest",
+        """CREATE TABLE number_counts (
+            account_sid TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (account_sid, provider)
+        ) WITHOUT ROWID""",
+        """INSERT INTO number_counts
+            SELECT account_sid, provider, COUNT(*) FROM numbers GROUP BY account_sid, provider""",
+        """CREATE TRIGGER numbers_count_insert AFTER INSERT ON numbers BEGIN
+            INSERT OR IGNORE INTO number_counts VALUES (NEW.account_sid, NEW.provider, 0);
+            UPDATE number_counts SET n = n + 1
+                WHERE account_sid = NEW.account_sid AND provider = NEW.provider;
+        END""",
+        """CREATE TRIGGER numbers_count_delete AFTER DELETE ON numbers BEGIN
+            UPDATE number_counts SET n = n - 1
+                WHERE account_sid = OLD.account_sid AND provider = OLD.provider;
+        END""",
+        """CREATE TRIGGER numbers_count_move AFTER UPDATE OF account_sid, provider ON numbers
+        BEGIN
+            UPDATE number_counts SET n = n - 1
+                WHERE account_sid = OLD.account_sid AND provider = OLD.provider;
+            INSERT OR IGNORE INTO number_counts VALUES (NEW.account_sid, NEW.provider, 0);
+            UPDATE number_counts SET n = n + 1
+                WHERE account_sid = NEW.account_sid AND provider = NEW.provider;
+        END""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -247,6 +279,13 @@ class Store:
                 yield conn
             finally:
                 conn.execute("COMMIT")
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """The first row of one statement, with no explicit transaction: a lone SELECT reads
+        one snapshot anyway, and BEGIN/COMMIT around it doubled the cost of a lookup."""
+        with self._guard():
+            row: sqlite3.Row | None = self.connection().execute(sql, params).fetchone()
+        return row
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -390,6 +429,13 @@ class Store:
             return None
         state: dict[str, Any] = json.loads(row["state"])
         return state
+
+
+def count_numbers(conn: sqlite3.Connection, account_sid: str, provider: str) -> int:
+    """How many numbers an account owns, from the count the triggers keep."""
+    row = conn.execute("SELECT n FROM number_counts WHERE account_sid = ? AND provider = ?",
+                       (account_sid, provider)).fetchone()
+    return 0 if row is None else int(row[0])
 
 
 # -- schema versioning ----------------------------------------------------------------

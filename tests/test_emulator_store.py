@@ -169,9 +169,11 @@ def test_v1_database_file_opens_and_is_upgraded(tmp_path: Path) -> None:
         fc = FreeClimb(store)
         listed = fc.list_incoming_numbers(me, account_id)
         assert [n["alias"] for n in listed["incomingPhoneNumbers"]] == ["old"]
+        assert listed["total"] == 1  # v3 counted the rows that were already there
         assert listed["incomingPhoneNumbers"][0]["campaignAssignmentTime"] is None
         assert store.pool_size() == 1  # the old pool is kept, not re-seeded
         fc.buy_a_phone_number(me, account_id, {"phoneNumber": "+13125550100"})
+        assert fc.list_incoming_numbers(me, account_id)["total"] == 2
         assert accounts.get_account(store, accounts.RESTCOMM_DEMO.username) is not None
     finally:
         store.close()
