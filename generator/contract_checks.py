@@ -23,6 +23,8 @@ import requests
 import schemathesis
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import TestPhase
 
 from generated.runtime import from_xml
 from generator.codegen.ir import Parser
@@ -121,20 +123,6 @@ def _json(response: Any) -> Any:
         return None
 
 
-def _resend(response: Any, method: str, url: str | None = None) -> requests.Response:
-    """Repeat the checked request (same auth) with another method or URL."""
-    prepared = response.request.copy()
-    prepared.method = method
-    if url is not None:
-        prepared.url = url
-    if method in ("GET", "DELETE"):
-        prepared.body = None
-        prepared.headers.pop("Content-Length", None)
-        prepared.headers.pop("Content-Type", None)
-    with requests.Session() as session:
-        return session.send(prepared, timeout=10)
-
-
 # -- hooks: realistic data -----------------------------------------------------------------------
 
 @schemathesis.hook
@@ -155,36 +143,150 @@ def flatmap_headers(ctx: Any, headers: dict[str, Any] | None) -> Any:
         lambda accept: base if accept is None else {**base, "Accept": accept})
 
 
-_pool_lock = threading.Lock()
+# Where each provider keeps the account and the number's own id, in paths and in bodies.
+ACCOUNT_PARAM = {"freeclimb": "accountId", "restcomm": "AccountSid"}
+NUMBER_PARAM = {"freeclimb": "phoneNumberId", "restcomm": "Sid"}
+ID_FIELD = {"freeclimb": "phoneNumberId", "restcomm": "sid"}
+ACCOUNT_FIELD = {"freeclimb": "accountId", "restcomm": "account_sid"}
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def _auth() -> tuple[str, str]:
+    user, _, password = setting("auth").partition(":")
+    return user, password
+
+
+def _call(method: str, url: str, **kwargs: Any) -> requests.Response | None:
+    """One request of numspec's own (not a test case); None when the server cannot be reached."""
+    try:
+        return requests.request(method, url, auth=_auth(), timeout=10, **kwargs)
+    except requests.RequestException:
+        return None
+
+
+def _answer_json(answer: requests.Response | None) -> Any:
+    if answer is None or answer.status_code != 200:
+        return None
+    try:
+        return answer.json()
+    except ValueError:
+        return None
+
+
+_supply_lock = threading.Lock()
 _pool: list[str] = []
+_owned: dict[str, list[str]] = {}
+_turns: dict[str, itertools.count[int]] = {}
 
 
 def _available_number() -> str | None:
-    """A number the server says is buyable (FreeClimb), so buy/get/update/delete walks happen."""
-    with _pool_lock:
+    """FreeClimb: a number the server says is buyable, so buys succeed and walks happen."""
+    with _supply_lock:
         if not _pool:
-            user, _, password = setting("auth").partition(":")
-            try:
-                answer = requests.get(f"{setting('url')}/AvailablePhoneNumbers",
-                                      auth=(user, password), timeout=10)
-                items = answer.json().get("availablePhoneNumbers", [])
-            except (requests.RequestException, ValueError, AttributeError):
-                return None
-            _pool.extend(str(i["phoneNumber"]) for i in items if isinstance(i, dict) and "phoneNumber" in i)
+            data = _answer_json(_call("GET", f"{setting('url')}/AvailablePhoneNumbers"))
+            items = data.get("availablePhoneNumbers") if isinstance(data, dict) else None
+            _pool.extend(str(i["phoneNumber"]) for i in items or []
+                         if isinstance(i, dict) and isinstance(i.get("phoneNumber"), str))
+            _pool.reverse()  # pop() then takes them in the server's order
         return _pool.pop() if _pool else None
 
 
+def _numbers_url(case: Any) -> str:
+    """The account's number collection (JSON for Restcomm), from any path under it."""
+    path = str(case.formatted_path)
+    base = path[: path.index("/IncomingPhoneNumbers")] + "/IncomingPhoneNumbers"
+    return setting("url") + base + (".json" if setting("provider") == "restcomm" else "")
+
+
+def _new_number(case: Any) -> str | None:
+    """Buy (FreeClimb) or create (Restcomm, a SIP number) one number; its id."""
+    provider = setting("provider")
+    if provider == "freeclimb":
+        phone_number = _available_number()
+        if phone_number is None:
+            return None
+        data = _answer_json(_call("POST", _numbers_url(case), json={"phoneNumber": phone_number}))
+    else:
+        data = _answer_json(_call("POST", _numbers_url(case), headers={"Accept": "application/json"},
+                                  data={"PhoneNumber": _fresh_sip_number(), "isSIP": "true"}))
+    number_id = data.get(ID_FIELD[provider]) if isinstance(data, dict) else None
+    return number_id if isinstance(number_id, str) else None
+
+
+def _owned_number(case: Any, consume: bool) -> str | None:
+    """Id of a number the account owns: listed, or (unless read-only) bought for the purpose.
+    A consumed id (one about to be deleted) is not handed out again."""
+    provider = setting("provider")
+    with _supply_lock:
+        ids = _owned.setdefault(case.path_parameters.get(ACCOUNT_PARAM[provider], ""), [])
+        if not ids:
+            data = _answer_json(_call("GET", _numbers_url(case),
+                                      headers={"Accept": "application/json"}))
+            items = data.get("incomingPhoneNumbers") if isinstance(data, dict) else None
+            ids.extend(str(i[ID_FIELD[provider]]) for i in items or []
+                       if isinstance(i, dict) and ID_FIELD[provider] in i)
+    if not ids and not setting("read_only"):
+        new = _new_number(case)
+        with _supply_lock:
+            ids.extend([new] if new else [])
+    with _supply_lock:
+        if not ids:
+            return None
+        return ids.pop() if consume else ids[-1]
+
+
+def _my_turn(key: str, every: int, of: int) -> bool:
+    """Deterministic alternation: True for `every` calls out of each `of` (per key)."""
+    with _supply_lock:
+        count = _turns.setdefault(key, itertools.count())
+        return next(count) % of < every
+
+
+_sip_numbers = itertools.count(int(time.time()) % 10**9 * 1000)
+
+
+def _fresh_sip_number() -> str:
+    """A SIP number no earlier create used (they must be unique within an organisation)."""
+    with _supply_lock:
+        return str(next(_sip_numbers))
+
+
 @schemathesis.hook
-def map_body(ctx: Any, body: Any) -> Any:
-    operation = ctx.operation
-    if (setting("provider") == "freeclimb" and not setting("read_only")
-            and operation.definition.raw.get("operationId") == "buy-a-phone-number"
-            and isinstance(body, dict) and isinstance(body.get("phoneNumber"), str)
-            and re.fullmatch(r"\+[1-9][0-9]{6,14}", body["phoneNumber"])):
-        number = _available_number()
-        if number:
-            return {**body, "phoneNumber": number}
-    return body
+def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """Real data where generated data can only miss, in every phase (also under pytest).
+
+    Valid buys get a number from the pool (FreeClimb) or become SIP numbers with a fresh
+    number (Restcomm, two creates in three), and every other valid case on one number names
+    a number the account really owns; the rest keep their generated values, so the 404 and
+    "not available" answers are still exercised. Values are replaced with new containers,
+    never edited in place: Schemathesis derives later cases from the same dicts.
+    """
+    meta = case.meta
+    if meta is None or meta.phase.name == TestPhase.STATEFUL:
+        return  # the stateful phase takes its ids from the contract's links
+    provider = setting("provider")
+    op_id = str(case.operation.definition.raw.get("operationId", ""))
+    body = case.body
+    if (not setting("read_only") and isinstance(body, dict)
+            and not meta.is_negative_at(ParameterLocation.BODY)):
+        if (provider == "freeclimb" and op_id == "buy-a-phone-number"
+                and isinstance(body.get("phoneNumber"), str)
+                and E164.fullmatch(body["phoneNumber"])):
+            number = _available_number()
+            if number:
+                case.body = {**body, "phoneNumber": number}
+        elif (provider == "restcomm" and op_id.startswith("create-") and "isSIP" not in body
+                and isinstance(body.get("PhoneNumber"), str)
+                and re.fullmatch(r"\+?[0-9]{1,15}", body["PhoneNumber"])
+                and _my_turn("create", 2, 3)):
+            case.body = {**body, "isSIP": True, "PhoneNumber": _fresh_sip_number()}
+    param = NUMBER_PARAM.get(provider, "")
+    params = case.path_parameters
+    if (params and param in params and not meta.is_negative_at(ParameterLocation.PATH)
+            and _my_turn(op_id, 1, 2)):
+        number_id = _owned_number(case, consume=case.method.upper() == "DELETE")
+        if number_id:
+            case.path_parameters = {**params, param: number_id}
 
 
 # -- checks ----------------------------------------------------------------------------------------
@@ -238,16 +340,31 @@ def _body(response: Any, case: Any) -> Any:
     return None
 
 
+def _numbers(body: Any) -> list[dict[str, Any]]:
+    """The numbers in an answer: the answer itself, or the items of a page."""
+    if not isinstance(body, dict):
+        return []
+    if ID_FIELD.get(setting("provider"), "") in body:
+        return [body]
+    items = body.get("incomingPhoneNumbers")
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _path_account(case: Any) -> str | None:
+    account = (case.path_parameters or {}).get(ACCOUNT_PARAM.get(setting("provider"), ""))
+    return account if isinstance(account, str) else None
+
+
 @schemathesis.check
 def uri_names_the_resource(ctx: Any, response: Any, case: Any) -> bool | None:
-    """A fetched resource's `uri` is the path it was fetched from."""
+    """A fetched number's `uri` is the path it was fetched from."""
     if case.method.upper() != "GET" or response.status_code != 200:
         return None
     body = _body(response, case)
     if not isinstance(body, dict) or not isinstance(body.get("uri"), str):
         return None
     if any(isinstance(v, list) for v in body.values()):
-        return None  # a list page's uri leaves paging out; checked by page_fields_agree
+        return None  # a page's uri leaves paging out; its numbers are number_uri_names_it's
     expected = case.formatted_path
     uri = body["uri"].split("?")[0]
     # Restcomm starts `uri` with the number's own ApiVersion, which may differ from the path's,
@@ -262,11 +379,50 @@ def uri_names_the_resource(ctx: Any, response: Any, case: Any) -> bool | None:
 
 
 @schemathesis.check
+def number_uri_names_it(ctx: Any, response: Any, case: Any) -> bool | None:
+    """Every number in a successful answer (bought, updated, listed) has a `uri` that is its own
+    path: under the path's account, ending in the number's id."""
+    if not 200 <= response.status_code < 300:
+        return None
+    provider, account = setting("provider"), _path_account(case)
+    numbers = _numbers(_body(response, case))
+    if not numbers or account is None:
+        return None
+    for number in numbers:
+        uri, number_id = number.get("uri"), number.get(ID_FIELD[provider])
+        if not isinstance(uri, str) or not isinstance(number_id, str):
+            continue  # a missing field is the schema checks' business
+        path = uri.split("?")[0].removesuffix(".json")
+        if not path.endswith(f"/Accounts/{account}/IncomingPhoneNumbers/{number_id}"):
+            raise AssertionError(f"number {number_id} has `uri` {uri!r}, which is not "
+                                 f".../Accounts/{account}/IncomingPhoneNumbers/{number_id}")
+    return True
+
+
+@schemathesis.check
+def listed_numbers_belong_to_the_account(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A list shows the path account's own numbers only: not another account's, and (Restcomm)
+    not its sub-accounts'."""
+    if case.method.upper() != "GET" or response.status_code != 200:
+        return None
+    body = _body(response, case)
+    account = _path_account(case)
+    if not isinstance(body, dict) or "incomingPhoneNumbers" not in body or account is None:
+        return None
+    field = ACCOUNT_FIELD[setting("provider")]
+    strangers = sorted({str(n.get(field)) for n in _numbers(body) if n.get(field) != account})
+    if strangers:
+        raise AssertionError(f"the list of {account}'s numbers shows numbers of "
+                             f"{', '.join(strangers)}")
+    return True
+
+
+@schemathesis.check
 def page_fields_agree(ctx: Any, response: Any, case: Any) -> bool | None:
     """Paging fields agree with each other and with the items on the page."""
-    if case.method.upper() != "GET" or response.status_code != 200 or "json" not in _media(response):
+    if case.method.upper() != "GET" or response.status_code != 200:
         return None
-    body = _json(response)
+    body = _body(response, case)
     if not isinstance(body, dict):
         return None
     if "numPages" in body and ("incomingPhoneNumbers" in body or "availablePhoneNumbers" in body):
@@ -285,9 +441,10 @@ def page_fields_agree(ctx: Any, response: Any, case: Any) -> bool | None:
             raise AssertionError(f"nextPageUri is {body['nextPageUri']!r} on page {page} of {pages}")
         return True
     if "num_pages" in body and "incomingPhoneNumbers" in body:
-        items = body["incomingPhoneNumbers"]
+        items = body["incomingPhoneNumbers"] or []
         total, size, page = body["total"], body["page_size"], body["page"]
-        if body["num_pages"] != total // size:
+        # Restcomm's `num_pages` is really the last page's index; in XML `total` repeats it.
+        if "json" in _media(response) and body["num_pages"] != total // size:
             raise AssertionError(f"num_pages is {body['num_pages']}, expected {total} // {size}")
         if len(items) > size:
             raise AssertionError(f"{len(items)} items on a page of {size}")
@@ -295,11 +452,30 @@ def page_fields_agree(ctx: Any, response: Any, case: Any) -> bool | None:
             raise AssertionError(f"start is {body['start']!r} on page {page} of size {size}")
         on_last = page == body["num_pages"]
         if on_last != (body["next_page_uri"] == "null"):
-            raise AssertionError(f"next_page_uri is {body['next_page_uri']!r} on page {page}")
+            raise AssertionError(f"next_page_uri is {body['next_page_uri']!r} on page {page} "
+                                 f"(the last is {body['num_pages']})")
         if on_last and body["end"] != str(page * size + len(items)):
             raise AssertionError(f"end is {body['end']!r} on the last page with {len(items)} items")
         return True
     return None
+
+
+def _resend(response: Any, method: str, url: str | None = None) -> requests.Response:
+    """Repeat the checked request (same auth) with another method or URL."""
+    prepared = response.request.copy()
+    prepared.method = method
+    if url is not None:
+        prepared.url = url
+    if method in ("GET", "DELETE"):
+        prepared.body = None
+        prepared.headers.pop("Content-Length", None)
+        prepared.headers.pop("Content-Type", None)
+    try:
+        with requests.Session() as session:
+            return session.send(prepared, timeout=10)
+    except requests.RequestException as exc:
+        raise AssertionError(f"the follow-up {method} {prepared.url} got no answer: "
+                             f"{type(exc).__name__}") from None
 
 
 @schemathesis.check
@@ -312,7 +488,7 @@ def revision_grows_on_update(ctx: Any, response: Any, case: Any) -> bool | None:
     if not isinstance(first, dict) or not isinstance(first.get("revision"), int):
         return None
     again = _resend(response, "POST")
-    second = again.json() if again.status_code == 200 else None
+    second = _json(again) if again.status_code == 200 else None
     if not isinstance(second, dict) or second.get("revision") != first["revision"] + 1:
         got = second.get("revision") if isinstance(second, dict) else f"HTTP {again.status_code}"
         raise AssertionError(f"revision went from {first['revision']} to {got} on a second update")
@@ -343,10 +519,9 @@ def bought_number_leaves_the_pool(ctx: Any, response: Any, case: Any) -> bool | 
     url = str(response.request.url)
     base = url[: url.index("/Accounts/")] if "/Accounts/" in url else setting("url")
     query = urlencode({"phoneNumber": "^" + re.escape(number) + "$"})
-    listed = _resend(response, "GET", f"{base}/AvailablePhoneNumbers?{query}")
-    numbers = [i.get("phoneNumber") for i in (listed.json().get("availablePhoneNumbers") or [])] \
-        if listed.status_code == 200 else []
-    if number in numbers:
+    listed = _json(_resend(response, "GET", f"{base}/AvailablePhoneNumbers?{query}"))
+    items = listed.get("availablePhoneNumbers") if isinstance(listed, dict) else None
+    if number in [i.get("phoneNumber") for i in items or [] if isinstance(i, dict)]:
         raise AssertionError(f"{number} was bought but is still listed as available")
     return True
 
@@ -354,34 +529,12 @@ def bought_number_leaves_the_pool(ctx: Any, response: Any, case: Any) -> bool | 
 @schemathesis.check
 def json_uri_suffix(ctx: Any, response: Any, case: Any) -> bool | None:
     """Restcomm: a number's `uri` ends in `.json` in JSON answers and not in XML ones."""
-    if response.status_code != 200 or setting("provider") != "restcomm":
-        return None
-    body = _body(response, case)
-    if not isinstance(body, dict) or "sid" not in body or not isinstance(body.get("uri"), str):
+    if not 200 <= response.status_code < 300 or setting("provider") != "restcomm":
         return None
     is_json = "json" in _media(response)
-    if body["uri"].endswith(".json") != is_json:
-        raise AssertionError(f"`uri` {body['uri']!r} in a {'JSON' if is_json else 'XML'} answer")
-    return True
-
-
-@schemathesis.hook
-def flatmap_body(ctx: Any, body: Any) -> Any:
-    """Restcomm: make most creates virtual SIP numbers, which need no pool number, so the
-    create -> get -> update -> delete links are walked; the rest still try the pool."""
-    op_id = str(ctx.operation.definition.raw.get("operationId", ""))
-    if (setting("provider") == "restcomm" and not setting("read_only")
-            and op_id.startswith("create-") and isinstance(body, dict)
-            and "isSIP" not in body and isinstance(body.get("PhoneNumber"), str)
-            and re.fullmatch(r"\+?[0-9]{1,15}", body["PhoneNumber"])):
-        return st.sampled_from([True, True, False]).map(
-            lambda sip: {**body, "isSIP": True, "PhoneNumber": _fresh_sip_number()} if sip else body)
-    return st.just(body)
-
-
-_sip_numbers = itertools.count(int(time.time()) % 10**9 * 1000)
-
-
-def _fresh_sip_number() -> str:
-    """A SIP number no earlier create used (they must be unique within an organisation)."""
-    return str(next(_sip_numbers))
+    numbers = [n for n in _numbers(_body(response, case)) if isinstance(n.get("uri"), str)]
+    for number in numbers:
+        if number["uri"].endswith(".json") != is_json:
+            raise AssertionError(f"`uri` {number['uri']!r} in a {'JSON' if is_json else 'XML'} "
+                                 "answer")
+    return True if numbers else None
