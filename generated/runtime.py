@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -52,7 +51,7 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # bad base64 (binascii.Error), non-ASCII text, or not UTF-8
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None

@@ -85,7 +85,7 @@ async def read_json_body(
         raise impl.reject(415, "the body must be application/json", op, None)
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise impl.reject(400, "the body is not valid JSON", op, None) from None
     if not isinstance(data, dict):
         raise impl.reject(400, "the body must be a JSON object", op, None)
