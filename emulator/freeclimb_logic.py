@@ -131,13 +131,15 @@ def _number_json(values: Sequence[Any]) -> dict[str, Any]:
     (_, sid, account, phone_number, _, country, region, _, voice, sms, toll_free, ten_dlc,
      short_code, created, updated, alias, application, campaign, tfn, offnet, revision,
      assigned) = values
+    created_text, created_iso = _second(created // 1000)
+    updated_text, updated_iso = _second(updated // 1000)
     voice, sms = _flag(voice), _flag(sms)
     return {
         "uri": f"/Accounts/{account}/IncomingPhoneNumbers/{sid}",
-        "dateCreated": rfc1123(created),
-        "dateUpdated": rfc1123(updated),
-        "dateCreatedISO": iso8601(created),
-        "dateUpdatedISO": iso8601(updated),
+        "dateCreated": created_text,
+        "dateUpdated": updated_text,
+        "dateCreatedISO": f"{created_iso}.{created % 1000:03d}Z",
+        "dateUpdatedISO": f"{updated_iso}.{updated % 1000:03d}Z",
         "revision": revision,
         "capabilities": {
             "voice": voice, "sms": sms, "tollFree": _flag(toll_free),
