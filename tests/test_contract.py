@@ -48,9 +48,10 @@ def explain(run: subprocess.CompletedProcess[str]) -> str:
 
 
 @contextmanager
-def mutant_server(name: str, tmp_path: Path, record: Path | None = None) -> Iterator[str]:
-    """`python -m tests.mutants NAME` on a free port; yields its base URL."""
-    args = [sys.executable, "-m", "tests.mutants", name, "--port", "0",
+def mutant_server(name: str, tmp_path: Path, record: Path | None = None,
+                  port: int = 0) -> Iterator[str]:
+    """`python -m tests.mutants NAME` on `port` (0: a free one); yields its base URL."""
+    args = [sys.executable, "-m", "tests.mutants", name, "--port", str(port),
             "--db", str(tmp_path / f"{name}.db")]
     if record is not None:
         args += ["--record", str(record)]
