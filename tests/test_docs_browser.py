@@ -5,26 +5,20 @@ Playwright drives the browser through `executable_path`, so it never downloads o
 
 from __future__ import annotations
 
-import base64
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 import yaml
 from playwright.sync_api import BrowserContext, Page, Playwright, Request, Route, sync_playwright
-from starlette.applications import Starlette
-from starlette.requests import Request as StarletteRequest
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
-from starlette.routing import Route as StarletteRoute
 
+from emulator import accounts
+from generated.freeclimb.client import FreeClimbClient
+from generated.freeclimb.models import BuyIncomingNumberRequest
 from generator import docs, specload
+from tests.emulator_process import EmulatorProcess
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 CHROMIUM_FLAGS = [
@@ -319,68 +313,36 @@ def test_equivalents_table_comes_from_the_extensions(
         "el => el.classList.contains('is-open')", arg=block.element_handle())
 
 
-# -- "Try it out" against a live server on loopback ---------------------------------------------
+# -- "Try it out" against the real emulator (`numspec serve`) on loopback -----------------------
 
-ACCOUNT = "AC6910fbcfaffb781e7dda33864003df692dc6c5ac"
-API_KEY = "a-secret-api-key"
-
-
-def list_example(document: dict[str, Any]) -> Any:
-    """The contract's own example answer of the FreeClimb list operation."""
-    for _, _, _, op in docs.iter_operations(document):
-        if op.get("operationId") == "list-incoming-numbers":
-            content = op["responses"]["200"]["content"]["application/json"]
-            example = next(iter(content["examples"].values()))
-            resolved, _ = docs._resolve(document, example)
-            return resolved["value"]
-    raise AssertionError("no list-incoming-numbers operation")
-
-
-def stand_in_app(document: dict[str, Any]) -> Starlette:
-    """Docs at /docs plus a FreeClimb list endpoint (the emulator's place, until it exists)."""
-    body = list_example(document)
-    expected = "Basic " + base64.b64encode(f"{ACCOUNT}:{API_KEY}".encode()).decode()
-
-    async def list_numbers(request: StarletteRequest) -> Response:
-        if request.headers.get("authorization") != expected:
-            return JSONResponse({"code": 50, "message": "Unauthorized To Make Request",
-                                 "url": "https://example.invalid"}, status_code=401)
-        if request.path_params["accountId"] != ACCOUNT:
-            return JSONResponse({"code": 51, "message": "Forbidden",
-                                 "url": "https://example.invalid"}, status_code=403)
-        return JSONResponse(body)
-
-    return Starlette(routes=[
-        StarletteRoute("/apiserver/Accounts/{accountId}/IncomingPhoneNumbers", list_numbers),
-        Mount("/docs", docs.docs_app(document)),
-    ])
+ACCOUNT = accounts.FREECLIMB_DEMO.username
+API_KEY = accounts.FREECLIMB_DEMO.password
 
 
 @pytest.fixture
-def live_server(document: dict[str, Any]) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(stand_in_app(document), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
-    sock.close()
+def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`numspec serve` on a fresh database; the demo FreeClimb account owns one number that the
+    list filters Swagger UI fills in from the contract's examples (^\\+1312, IL, US) match."""
+    server = EmulatorProcess(tmp_path / "numspec.db", tmp_path / "server.log")
+    server.start()
+    try:
+        with FreeClimbClient(ACCOUNT, API_KEY, base_url=server.base_url + "/apiserver") as fc:
+            line = fc.list_available_numbers(
+                phone_number=r"^\+1312", region="IL", country="US").available_phone_numbers[0]
+            fc.buy_a_phone_number(BuyIncomingNumberRequest(phone_number=line.phone_number))
+        yield server.base_url, line.phone_number
+    finally:
+        server.stop()
 
 
 def test_try_it_out_on_a_live_server_shows_200(
-        context: BrowserContext, live_server: str) -> None:
+        context: BrowserContext, live_server: tuple[str, str]) -> None:
+    base, number = live_server
     page = context.new_page()
     recorder = Recorder(page)
     sent: list[Request] = []
     page.on("request", lambda r: sent.append(r) if "/apiserver/" in r.url else None)
-    page.goto(live_server + "/docs")
+    page.goto(base + "/docs")
     op = page.locator("#operations-freeclimb-list-incoming-numbers")
     op.locator(".opblock-summary-control").click()
     # Authorize with Basic credentials through the operation's lock.
@@ -396,9 +358,9 @@ def test_try_it_out_on_a_live_server_shows_200(
     status = op.locator(".live-responses-table .response .response-col_status")
     status.wait_for()
     assert status.inner_text().strip().startswith("200")
-    assert "+12248806207" in op.locator(".live-responses-table .response .response-col_description").inner_text()
+    assert number in op.locator(".live-responses-table .response .response-col_description").inner_text()
     # One request, to the server's own /apiserver (query: the examples Swagger UI fills in).
     assert [r.url.split("?")[0] for r in sent] == [
-        f"{live_server}/apiserver/Accounts/{ACCOUNT}/IncomingPhoneNumbers"]
+        f"{base}/apiserver/Accounts/{ACCOUNT}/IncomingPhoneNumbers"]
     assert sent[0].headers["authorization"].startswith("Basic ")
     assert recorder.errors == []
