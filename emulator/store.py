@@ -256,6 +256,9 @@ class Store:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Statement journals (a write that fires the count triggers needs one) in memory, not
+        # in a temporary file per statement: seeding 100 000 numbers took 5.5 s instead of 3.9.
+        conn.execute("PRAGMA temp_store = MEMORY")
         if not self._memory:
             conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL mode survives a process restart; only power loss can drop the
