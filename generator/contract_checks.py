@@ -262,8 +262,8 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     never edited in place: Schemathesis derives later cases from the same dicts.
     """
     meta = case.meta
-    if meta is None or meta.phase.name == TestPhase.STATEFUL:
-        return  # the stateful phase takes its ids from the contract's links
+    if meta is None:
+        return
     provider = setting("provider")
     op_id = str(case.operation.definition.raw.get("operationId", ""))
     body = case.body
@@ -283,6 +283,7 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     param = NUMBER_PARAM.get(provider, "")
     params = case.path_parameters
     if (params and param in params and not meta.is_negative_at(ParameterLocation.PATH)
+            and meta.phase.name != TestPhase.STATEFUL  # there the links supply the ids
             and _my_turn(op_id, 1, 2)):
         number_id = _owned_number(case, consume=case.method.upper() == "DELETE")
         if number_id:

@@ -7,6 +7,7 @@ speaks garbage must end in a clear message, never a traceback.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -32,6 +33,7 @@ AUTH = {
 }
 PREFIX = {"freeclimb": "/apiserver", "restcomm": "/restcomm"}
 SEED = "1"
+DECLARED_LINKS = {"freeclimb": 3, "restcomm": 12}
 
 
 def contract(provider: str, base: str, *extra: str,
@@ -98,6 +100,11 @@ def test_emulator_passes_every_phase(provider: str, tmp_path: Path) -> None:
     assert int(suite.get("tests", "0")) >= 6 and suite.get("failures") == "0", explain(run)
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in run.stdout, f"{phase} did not run:\n{explain(run)}"
+    # The stateful phase walks the contract's own links (buy/create -> get, update, delete).
+    links = re.search(r"API Links: +(\d+) covered / (\d+) selected", run.stdout)
+    assert links is not None, explain(run)
+    covered, selected = int(links.group(1)), int(links.group(2))
+    assert selected == DECLARED_LINKS[provider] and covered >= selected - 2, explain(run)
 
 
 # -- every mutant is caught -------------------------------------------------------------------
