@@ -32,7 +32,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-@schema.parametrize()
+@schema.parametrize()  # type: ignore[untyped-decorator]
 def test_emulator_honours_the_contract(case: Any) -> None:
     response = case.call_and_validate()
     assert "Authorization" in response.request.headers  # the login reached every request
@@ -44,7 +44,7 @@ from generator.contract_pytest import contract_schema
 schema = contract_schema("freeclimb", {url!r}, {auth!r}, max_examples=5)
 
 
-@schema.parametrize()
+@schema.parametrize()  # type: ignore[untyped-decorator]
 def test_api(case):
     case.call_and_validate()
 """
