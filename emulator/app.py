@@ -29,7 +29,6 @@ from emulator.errors import (
     freeclimb_error,
     freeclimb_unauthorized,
     restcomm_error,
-    restcomm_unauthorized,
 )
 from emulator.freeclimb_logic import FreeClimb
 from emulator.restcomm_logic import Restcomm
@@ -43,10 +42,6 @@ from generated.runtime import ApiError
 MAX_BODY_BYTES = 64 * 1024  # number bodies are a few hundred bytes; anything near this is abuse
 FC_METHOD_NOT_ALLOWED = (2, "Method Not Allowed")
 FC_NOT_ACCEPTABLE = (81, "Invalid Parameter")
-# Query booleans are read strictly ("true"/"false"), as the stubs already read form booleans.
-FC_LIST_FLAGS = ("hasApplication", "voiceEnabled", "smsEnabled", "hasCampaign", "offnet",
-                 "capabilities.voice", "capabilities.sms", "capabilities.tollFree",
-                 "capabilities.tenDLC", "capabilities.shortCode")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -69,12 +64,6 @@ def _wire(value: BaseModel | None, *exclude: str) -> dict[str, Any]:
     if value is None:
         return {}
     return value.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=set(exclude))
-
-
-def _raw_flags(call: Any) -> dict[str, str]:
-    """Boolean filters as sent, so the logic refuses "yes"/"1" (pydantic would take them)."""
-    query = call.request.query_params
-    return {name: query[name] for name in FC_LIST_FLAGS if name in query}
 
 
 def _fmt(media_type: str) -> Literal["json", "xml"]:
@@ -103,7 +92,7 @@ class FreeClimbService:
     async def list_incoming_numbers(self, call: fc_server.ListIncomingNumbersCall) -> fc.IncomingNumberList:
         p = call.params
         return _call(lambda: self.logic.list_incoming_numbers(
-            call.principal, p.account_id, {**_wire(p, "account_id", "cursor"), **_raw_flags(call)},
+            call.principal, p.account_id, _wire(p, "account_id", "cursor"),
             p.cursor), fc.IncomingNumberList)
 
     async def buy_a_phone_number(self, call: fc_server.BuyAPhoneNumberCall) -> fc.IncomingNumber:
@@ -133,7 +122,7 @@ class FreeClimbService:
     async def list_available_numbers(self, call: fc_server.ListAvailableNumbersCall) -> fc.AvailableNumberList:
         p = call.params
         return _call(lambda: self.logic.list_available_numbers(
-            call.principal, {**_wire(p, "cursor"), **_raw_flags(call)}, p.cursor),
+            call.principal, _wire(p, "cursor"), p.cursor),
             fc.AvailableNumberList)
 
 
@@ -274,29 +263,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return _response(restcomm_error(404))
 
 
-async def _unreadable(request: Request, exc: Exception) -> Response:
-    """Input the generated stubs let through as an exception instead of refusing it (fix
-    pending in the templates): JSON nested past Python's recursion limit, and a non-ASCII
-    Authorization header, which ``basic_credentials`` cannot decode."""
-    provider = _provider(request)
-    if provider is None:
-        raise exc
-    if isinstance(exc, ValueError):
-        if request.headers.get("authorization", "").isascii():
-            raise exc  # some other fault: let it be the 500 it is
-        return _response(freeclimb_unauthorized() if provider == "/apiserver"
-                         else restcomm_unauthorized())
-    if provider == "/apiserver":
-        return _response(freeclimb_error(400, FC_NOT_JSON, "the body is nested too deeply"))
-    return _response(restcomm_error(400, "the body is nested too deeply"))
-
 
 def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> FastAPI:
     """Both providers in one app: FreeClimb under /apiserver, Restcomm under /restcomm."""
     app = FastAPI(title="numspec emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(HTTPException, _not_found)
-    app.add_exception_handler(RecursionError, _unreadable)
-    app.add_exception_handler(ValueError, _unreadable)
     app.include_router(fc_server.create_router(FreeClimbService(store), max_body_bytes=MAX_BODY_BYTES),
                        prefix="/apiserver")
     app.include_router(rc_server.create_router(RestcommService(store), max_body_bytes=MAX_BODY_BYTES),

@@ -52,7 +52,18 @@ def parse_params(
     # Header parameters, looked up case-insensitively as HTTP headers are.
     data.update((name, request.headers[name]) for name in headers if name in request.headers)
     data.update(request.path_params)
+    refuse_loose_booleans(model, data, impl, op)
     return validate(model, data, impl, op)
+
+
+def refuse_loose_booleans(
+    model: type[BaseModel], data: dict[str, Any], impl: Rejecter, op: str
+) -> None:
+    """Booleans on the wire are "true" or "false", never pydantic's "1"/"yes"/"on"."""
+    for key in boolean_fields(model):
+        value = data.get(key)
+        if isinstance(value, str) and value.lower() not in ("true", "false"):
+            raise impl.reject(400, f"{key}: must be true or false", op, key)
 
 
 async def read_raw_body(request: Request, impl: Rejecter, op: str, limit: int) -> bytes:
@@ -111,10 +122,7 @@ async def read_form_body(
     if not pairs and not required:
         return None
     data = dict(pairs)
-    for key in boolean_fields(model):
-        # Form text is read strictly: "true" or "false", never pydantic's "1"/"yes"/"on".
-        if key in data and data[key].lower() not in ("true", "false"):
-            raise impl.reject(400, f"{key}: must be true or false", op, key)
+    refuse_loose_booleans(model, data, impl, op)
     return validate(model, data, impl, op)
 
 

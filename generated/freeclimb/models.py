@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field
 
 
 class Capabilities(BaseModel):
@@ -261,12 +261,20 @@ class IncomingNumber(BaseModel):
         ),
     ]
     date_created_iso: Annotated[
-        AwareDatetime | None,
-        Field(alias='dateCreatedISO', description='`dateCreated` in RFC 3339 (UTC).'),
+        str | None,
+        Field(
+            alias='dateCreatedISO',
+            description='`dateCreated` in RFC 3339 (UTC), kept as the text the server sends.',
+            pattern='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
+        ),
     ] = None
     date_updated_iso: Annotated[
-        AwareDatetime | None,
-        Field(alias='dateUpdatedISO', description='`dateUpdated` in RFC 3339 (UTC).'),
+        str | None,
+        Field(
+            alias='dateUpdatedISO',
+            description='`dateUpdated` in RFC 3339 (UTC), kept as the text the server sends.',
+            pattern='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
+        ),
     ] = None
     revision: Annotated[
         int, Field(description='1 when bought; one more after each update.', ge=1)
