@@ -6,8 +6,8 @@ their wire names (``PhoneNumber``, ``VoiceUrl``, …); pass only the fields the 
 since on update "absent" and "empty" mean different things.
 
 ``fmt`` ('json' or 'xml') changes two values, as on the real server: a number's ``uri`` ends
-in ``.json`` only in JSON, and a list's ``total`` holds the page count in XML. ``number_xml``
-and ``page_xml`` render the XML documents themselves.
+in ``.json`` only in JSON, and a list's ``total`` holds the page count in XML. The generated
+stubs write the XML itself, from the contract's ``xml`` annotations.
 
 Choices where the real server is broken or silent (the contract documents each):
 - the 500s become 4xx: unknown path account 404, another account's number 403, malformed
@@ -31,7 +31,6 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
-from xml.sax.saxutils import escape, quoteattr
 
 import phonenumbers
 
@@ -130,61 +129,6 @@ def _application(out: dict[str, Any], row: Record, channel: str,
     out[f"{channel}_application_sid"] = sid
     if with_name and sid is not None:
         out[f"{channel}_application_name"] = None  # no such application in the emulator
-
-
-def _pascal(key: str) -> str:
-    return "".join(part.capitalize() for part in key.split("_"))
-
-
-def _xml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return escape(str(value))
-
-
-def _number_elements(number: Mapping[str, Any], indent: str) -> list[str]:
-    lines = [f"{indent}<IncomingPhoneNumber>"]
-    inner = indent + "  "
-    for key, value in number.items():
-        tag = _pascal(key)
-        if key == "capabilities":
-            caps = "".join(
-                f"<{_pascal(k.removesuffix('_capable'))}>{_xml_value(v)}"
-                f"</{_pascal(k.removesuffix('_capable'))}>"
-                for k, v in value.items()
-            )
-            lines.append(f"{inner}<Capabilities>{caps}</Capabilities>")
-        elif value is None:
-            if key.endswith("_method"):  # methods are always written, empty when null
-                lines.append(f"{inner}<{tag}/>")
-        else:
-            lines.append(f"{inner}<{tag}>{_xml_value(value)}</{tag}>")
-    lines.append(f"{indent}</IncomingPhoneNumber>")
-    return lines
-
-
-def number_xml(number: Mapping[str, Any]) -> str:
-    """``<RestcommResponse><IncomingPhoneNumber>…`` from ``number_json(row, 'xml')``."""
-    return "\n".join(["<RestcommResponse>", *_number_elements(number, "  "),
-                      "</RestcommResponse>"])
-
-
-_PAGE_ATTRIBUTES = (
-    "page", "num_pages", "page_size", "total", "start", "end", "uri", "first_page_uri",
-    "previous_page_uri", "next_page_uri", "last_page_uri",
-)
-
-
-def page_xml(page: Mapping[str, Any]) -> str:
-    """``<RestcommResponse><IncomingPhoneNumbers page=… …>`` from a list made with fmt='xml'."""
-    attributes = " ".join(
-        f"{name.replace('_', '')}={quoteattr(str(page[name]))}" for name in _PAGE_ATTRIBUTES
-    )
-    lines = ["<RestcommResponse>", f"  <IncomingPhoneNumbers {attributes}>"]
-    for number in page["incomingPhoneNumbers"]:
-        lines.extend(_number_elements(number, "    "))
-    lines += ["  </IncomingPhoneNumbers>", "</RestcommResponse>"]
-    return "\n".join(lines)
 
 
 def page_fields(uri: str, total: int, page: int, size: int, count: int,
