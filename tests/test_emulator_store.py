@@ -16,7 +16,7 @@ from emulator import accounts, inventory
 from emulator.accounts import Account
 from emulator.errors import ProviderError
 from emulator.freeclimb_logic import FreeClimb
-from emulator.restcomm_logic import Restcomm, like_to_glob, number_xml, page_xml
+from emulator.restcomm_logic import Restcomm, like_to_glob
 from emulator.store import SCHEMA_VERSION, SchemaTooNew, Store, compile_pattern
 
 RFC1123 = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$")
@@ -602,9 +602,6 @@ def test_restcomm_create_shapes_and_defaults(tmp_path: Path) -> None:
     assert "voice_application_name" not in created
     as_xml = rc.get_incoming_phone_number(me, me.sid, created["sid"], fmt="xml")
     assert as_xml["uri"] == created["uri"].removesuffix(".json")
-    xml = number_xml(as_xml)
-    assert "<VoiceUrl>http://example.com/rcml</VoiceUrl>" in xml and "<SmsUrl>" not in xml
-    assert "<Sms>true</Sms>" in xml
 
     for route in ("Local", "TollFree", "Mobile"):
         rc.create_incoming_phone_number(me, me.sid, {"PhoneNumber": pool(store, "local")[0]},
@@ -751,8 +748,6 @@ def test_restcomm_paging_math(store: Store, rc: Restcomm) -> None:
     as_xml = rc.list_incoming_phone_numbers(me, me.sid, {"PageSize": 50}, fmt="xml")
     assert as_xml["total"] == 2  # the real server's XML puts the page count there
     assert not as_xml["incomingPhoneNumbers"][0]["uri"].endswith(".json")
-    xml = page_xml(as_xml)
-    assert 'numpages="2"' in xml and 'total="2"' in xml and "&amp;PageSize=50" in xml
 
     exact = rc.list_incoming_phone_numbers(me, me.sid, {"PageSize": 101})
     # 101 items in pages of 101: page 0 is not the "last" page (num_pages is 1), so its end
