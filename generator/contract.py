@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -232,6 +233,8 @@ def summary(outcome: Outcome, code: int, provider: str, url: str,
 def main(args: argparse.Namespace) -> int:
     try:
         user, password = parse_auth(args.auth)
+        if urlsplit(args.url).scheme not in ("http", "https") or not urlsplit(args.url).netloc:
+            raise ContractError(f"--url must be an http:// or https:// URL, not {args.url!r}")
         account = getattr(args, "account", None) or user
         loaded = load(args.spec)
         document = provider_document(loaded, args.provider)

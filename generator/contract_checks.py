@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
-import hypothesis.strategies as st
 import jsonschema
 import requests
 import schemathesis
@@ -125,22 +124,18 @@ def _json(response: Any) -> Any:
 
 # -- hooks: realistic data -----------------------------------------------------------------------
 
-@schemathesis.hook
-def flatmap_headers(ctx: Any, headers: dict[str, Any] | None) -> Any:
-    """Ask for every media type an operation declares, not just the default one."""
-    operation = ctx.operation
+def _answer_media(operation: Any) -> list[str]:
+    """The media types an operation's success answers come in, as the contract lists them."""
     media: list[str] = []
-    for response in (operation.definition.raw.get("responses") or {}).values():
+    for status, response in (operation.definition.raw.get("responses") or {}).items():
+        if not str(status).startswith("2"):
+            continue
         if isinstance(response, dict) and "$ref" in response:
             response = resolve_pointer(operation.schema.raw_schema, response["$ref"][1:])
         for name in (response or {}).get("content", {}) or {}:
             if name not in media and ("json" in name or "xml" in name):
                 media.append(name)
-    base = dict(headers or {})
-    if len(media) < 2:
-        return st.just(headers)
-    return st.sampled_from([None, *media]).map(
-        lambda accept: base if accept is None else {**base, "Accept": accept})
+    return media
 
 
 # Where each provider keeps the account and the number's own id, in paths and in bodies.
@@ -235,11 +230,15 @@ def _owned_number(case: Any, consume: bool) -> str | None:
         return ids.pop() if consume else ids[-1]
 
 
-def _my_turn(key: str, every: int, of: int) -> bool:
-    """Deterministic alternation: True for `every` calls out of each `of` (per key)."""
+def _turn(key: str, of: int) -> int:
+    """Deterministic round robin: 0, 1, ..., of - 1, 0, ... per key."""
     with _supply_lock:
-        count = _turns.setdefault(key, itertools.count())
-        return next(count) % of < every
+        return next(_turns.setdefault(key, itertools.count())) % of
+
+
+def _my_turn(key: str, every: int, of: int) -> bool:
+    """True for `every` calls out of each `of` (per key)."""
+    return _turn(key, of) < every
 
 
 _sip_numbers = itertools.count(int(time.time()) % 10**9 * 1000)
@@ -255,7 +254,8 @@ def _fresh_sip_number() -> str:
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     """Real data where generated data can only miss, in every phase (also under pytest).
 
-    Valid buys get a number from the pool (FreeClimb) or become SIP numbers with a fresh
+    Where the contract offers JSON and XML, requests take turns asking for none, one and the
+    other (Accept). Valid buys get a number from the pool (FreeClimb) or become SIP numbers with a fresh
     number (Restcomm, two creates in three), and every other valid case on one number names
     a number the account really owns; the rest keep their generated values, so the 404 and
     "not available" answers are still exercised. Values are replaced with new containers,
@@ -266,6 +266,13 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
         return
     provider = setting("provider")
     op_id = str(case.operation.definition.raw.get("operationId", ""))
+    media = _answer_media(case.operation)
+    headers = dict(case.headers or {})
+    if (len(media) > 1 and not meta.is_negative_at(ParameterLocation.HEADER)
+            and not any(name.lower() == "accept" for name in headers)):
+        turn = _turn(f"accept {op_id}", len(media) + 1)
+        if turn:
+            case.headers = {**headers, "Accept": media[turn - 1]}
     body = case.body
     if (not setting("read_only") and isinstance(body, dict)
             and not meta.is_negative_at(ParameterLocation.BODY)):

@@ -115,10 +115,12 @@ def mutation_score(request: pytest.FixtureRequest) -> Iterator[dict[str, bool]]:
     results: dict[str, bool] = {}
     yield results
     reporter: Any = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and results:
+    capture: Any = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None and results:
         missed = sorted(name for name, caught in results.items() if not caught)
-        reporter.write_line(f"\nmutation score: {sum(results.values())}/{len(results)} caught"
-                            + (f" (missed: {', '.join(missed)})" if missed else ""))
+        with capture.global_and_fixture_disabled():  # past pytest's output capture
+            reporter.write_line(f"\nmutation score: {sum(results.values())}/{len(results)} "
+                                "caught" + (f" (missed: {', '.join(missed)})" if missed else ""))
 
 
 @pytest.mark.parametrize("name", sorted(MUTANTS))
