@@ -7,13 +7,11 @@ pytest suite. Settings come from NUMSPEC_CONTRACT_* environment variables or `co
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import threading
 import time
 import xml.etree.ElementTree as ET
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -50,11 +48,41 @@ def _document(case: Any) -> dict[str, Any]:
     return raw
 
 
-@lru_cache(maxsize=8)
-def _registry(doc_json: str) -> Registry[Any]:
-    resource: Resource[Any] = DRAFT202012.create_resource(json.loads(doc_json))
-    registry: Registry[Any] = Registry().with_resource(DOC_URI, resource)
-    return registry
+class _Reader:
+    """What the checks need from one contract document, built once: parsing it for every
+    answer cost more than the answers."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.parser = Parser(doc)
+        resource: Resource[Any] = DRAFT202012.create_resource(doc)
+        self.registry: Registry[Any] = Registry().with_resource(DOC_URI, resource)
+        self.shapes: dict[str, Any] = {}
+        self.validators: dict[str, jsonschema.Draft202012Validator] = {}
+
+    def shape(self, pointer: str, schema: Any) -> Any:
+        if pointer not in self.shapes:
+            self.shapes[pointer] = self.parser.xml_shape(schema, "root", 0)
+        return self.shapes[pointer]
+
+    def validator(self, pointer: str) -> jsonschema.Draft202012Validator:
+        if pointer not in self.validators:
+            self.validators[pointer] = jsonschema.Draft202012Validator(
+                {"$ref": f"{DOC_URI}#{pointer}"}, registry=self.registry,
+                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        return self.validators[pointer]
+
+
+_readers: dict[int, _Reader] = {}
+_readers_lock = threading.Lock()
+
+
+def _reader(doc: dict[str, Any]) -> _Reader:
+    with _readers_lock:
+        reader = _readers.get(id(doc))
+        if reader is None or reader.doc is not doc:
+            reader = _readers[id(doc)] = _Reader(doc)
+        return reader
 
 
 def _response_content(doc: dict[str, Any], case: Any, status: int) -> tuple[str, dict[str, Any]] | None:
@@ -72,12 +100,7 @@ def _response_content(doc: dict[str, Any], case: Any, status: int) -> tuple[str,
 
 
 def _validate(doc: dict[str, Any], schema_pointer: str, data: Any) -> str | None:
-    validator = jsonschema.Draft202012Validator(
-        {"$ref": f"{DOC_URI}#{schema_pointer}"},
-        registry=_registry(json.dumps(doc, sort_keys=True)),
-        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
-    )
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    error = jsonschema.exceptions.best_match(_reader(doc).validator(schema_pointer).iter_errors(data))
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "(root)"
@@ -116,8 +139,9 @@ def _media(response: Any) -> str:
 
 
 def _json(response: Any) -> Any:
+    """The JSON body or None; Schemathesis' responses parse it once for every check."""
     try:
-        return json.loads(response.content)
+        return response.json()
     except ValueError:
         return None
 
@@ -299,27 +323,58 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
 
 # -- checks ----------------------------------------------------------------------------------------
 
+class _XmlAnswer:
+    """An XML answer read through the contract's `xml` annotations, once per response."""
+
+    def __init__(self, pointer: str, schema: Any, data: Any = None,
+                 problem: str | None = None) -> None:
+        self.pointer, self.schema, self.data, self.problem = pointer, schema, data, problem
+
+
+_xml_answers: dict[int, tuple[Any, _XmlAnswer | None]] = {}  # id(response) -> (response, read)
+_xml_lock = threading.Lock()
+
+
+def _xml_answer(response: Any, case: Any) -> _XmlAnswer | None:
+    """None when the contract declares no XML for this status (or none at all for it)."""
+    with _xml_lock:
+        cached = _xml_answers.get(id(response))
+    if cached is not None and cached[0] is response:
+        return cached[1]
+    doc = _document(case)
+    found = _response_content(doc, case, response.status_code)
+    declared = next((m for m in found[1] if "xml" in m), None) if found else None
+    answer = None
+    if found is not None and declared is not None:
+        pointer = f"{found[0]}/content/{escape(declared)}/schema"
+        schema = found[1][declared].get("schema", {})
+        answer = _XmlAnswer(pointer, schema)
+        try:
+            answer.data = from_xml(response.content, _reader(doc).shape(pointer, schema))
+        except (ET.ParseError, ValueError, KeyError) as exc:
+            answer.problem = str(exc) or type(exc).__name__
+    with _xml_lock:
+        if len(_xml_answers) > 64:  # only the answer under check is ever asked for again
+            _xml_answers.clear()
+        _xml_answers[id(response)] = (response, answer)
+    return answer
+
+
 @schemathesis.check
 def xml_schema_conformance(ctx: Any, response: Any, case: Any) -> bool | None:
     """XML answers match the contract's schema, read through its `xml` annotations."""
     if "xml" not in _media(response):
         return None
-    doc = _document(case)
-    found = _response_content(doc, case, response.status_code)
-    if found is None:
+    if _response_content(_document(case), case, response.status_code) is None:
         return None  # an undocumented status is status_code_conformance's business
-    pointer, content = found
-    declared = next((m for m in content if "xml" in m), None)
-    if declared is None:
+    answer = _xml_answer(response, case)
+    if answer is None:
         raise AssertionError(f"answered XML, but the contract declares no XML for {response.status_code}")
-    schema = content[declared].get("schema", {})
-    parser = Parser(doc)
-    shape = parser.xml_shape(schema, "root", 0)
-    try:
-        data = from_xml(response.content, shape)
-    except (ET.ParseError, ValueError) as exc:
-        raise AssertionError(f"the XML answer cannot be read as the contract describes: {exc}") from None
-    problem = _validate(doc, f"{pointer}/content/{escape(declared)}/schema", _prune(parser, schema, data))
+    if answer.problem is not None:
+        raise AssertionError(f"the XML answer cannot be read as the contract describes: "
+                             f"{answer.problem}")
+    doc = _document(case)
+    problem = _validate(doc, answer.pointer, _prune(_reader(doc).parser, answer.schema, answer.data))
     if problem:
         raise AssertionError(f"the XML answer does not match the contract {problem}")
     return True
@@ -330,18 +385,10 @@ def _body(response: Any, case: Any) -> Any:
     if "json" in _media(response):
         return _json(response)
     if "xml" in _media(response):
-        doc = _document(case)
-        found = _response_content(doc, case, response.status_code)
-        if not found:
+        answer = _xml_answer(response, case)
+        if answer is None or answer.problem is not None:
             return None
-        declared = next((m for m in found[1] if "xml" in m), None)
-        if declared is None:
-            return None
-        parser = Parser(doc)
-        try:
-            data = from_xml(response.content, parser.xml_shape(found[1][declared]["schema"], "root", 0))
-        except (ET.ParseError, ValueError, KeyError):
-            return None
+        data = answer.data
         if isinstance(data, dict) and len(data) == 1:
             data = next(iter(data.values()))  # the XML envelope around the resource
         return data
