@@ -86,6 +86,7 @@ async def read_json_body(
     impl: Rejecter,
     op: str,
     limit: int,
+    not_null: tuple[str, ...] = (),
 ) -> ModelT | None:
     raw = await read_raw_body(request, impl, op, limit)
     if not raw.strip():
@@ -100,6 +101,10 @@ async def read_json_body(
         raise impl.reject(400, "the body is not valid JSON", op, None) from None
     if not isinstance(data, dict):
         raise impl.reject(400, "the body must be a JSON object", op, None)
+    # Models type optional fields `X | None`; the contract says which may really be null.
+    for key in not_null:
+        if key in data and data[key] is None:
+            raise impl.reject(400, f"{key}: may not be null", op, key)
     return validate(model, data, impl, op)
 
 

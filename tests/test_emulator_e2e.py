@@ -1015,3 +1015,22 @@ def test_restart_keeps_the_data(env: Env) -> None:
         rc.delete_incoming_phone_number(created.sid)
     assert in_pool(env, fc_number) and in_pool(env, rc_number)
 
+
+
+def test_null_is_refused_where_the_contract_allows_no_null(env: Env) -> None:
+    """alias/applicationId are strings; campaignId alone may be null (it removes the campaign)."""
+    (number,) = env.numbers(1)
+    fc_path = f"/apiserver/Accounts/{FC_DEMO[0]}/IncomingPhoneNumbers"
+    with env.raw() as http:
+        refused_buy = http.post(fc_path, json={"phoneNumber": number, "applicationId": None},
+                                auth=FC_DEMO)
+        assert refused_buy.status_code == 400, refused_buy.text
+        assert "applicationId" in refused_buy.json()["message"]
+        assert in_pool(env, number)  # nothing was bought
+        bought = http.post(fc_path, json={"phoneNumber": number}, auth=FC_DEMO)
+        assert bought.status_code == 200, bought.text
+        own = f"{fc_path}/{bought.json()['phoneNumberId']}"
+        assert http.post(own, json={"alias": None}, auth=FC_DEMO).status_code == 400
+        cleared = http.post(own, json={"campaignId": None}, auth=FC_DEMO)
+        assert cleared.status_code == 200 and cleared.json()["campaignId"] is None
+        assert http.delete(own, auth=FC_DEMO).status_code == 204

@@ -351,7 +351,8 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
             params = parse_params(BuyAPhoneNumberParams, request, impl, op)
             body = await read_json_body(
-                models.BuyIncomingNumberRequest, True, request, impl, op, max_body_bytes
+                models.BuyIncomingNumberRequest, True, request, impl, op, max_body_bytes,
+                ('phoneNumber', 'alias', 'applicationId'),
             )
             assert body is not None
             result = await impl.buy_a_phone_number(
@@ -407,7 +408,8 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
             params = parse_params(UpdateAnIncomingNumberParams, request, impl, op)
             body = await read_json_body(
-                models.IncomingNumberRequest, False, request, impl, op, max_body_bytes
+                models.IncomingNumberRequest, False, request, impl, op, max_body_bytes,
+                ('alias', 'applicationId'),
             )
             result = await impl.update_an_incoming_number(
                 UpdateAnIncomingNumberCall(principal, params, body, media, request)

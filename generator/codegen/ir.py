@@ -47,6 +47,7 @@ class Body:
     media_type: str
     model: str
     required: bool
+    not_null: tuple[str, ...] = ()  # optional properties a client may not send as null
 
 
 @dataclass
@@ -213,6 +214,20 @@ class Parser:
                     out[key] = sub[key]
         return out
 
+    def allows_null(self, schema: Any) -> bool:
+        resolved = self.deref(schema)
+        if not isinstance(resolved, dict):
+            return True
+        kind = resolved.get("type")
+        if kind is None and not any(k in resolved for k in ("oneOf", "anyOf", "allOf", "enum", "const")):
+            return True  # an unconstrained schema takes anything, null included
+        if kind == "null" or (isinstance(kind, list) and "null" in kind):
+            return True
+        if None in resolved.get("enum", []):
+            return True
+        options = resolved.get("oneOf", []) + resolved.get("anyOf", [])
+        return any(self.allows_null(option) for option in options)
+
     # -- parameters ----------------------------------------------------------
     def param(self, raw: Any, where: str) -> Param:
         p = self.deref(raw)
@@ -293,7 +308,9 @@ class Parser:
                 if media is None:
                     raise UnsupportedSpec(f"{where}: request bodies of {sorted(content)} are not supported")
                 model = self.schema_name(content[media].get("schema", {}), pascal(op_id) + "Body")
-                body = Body(media, model, bool(rb.get("required", False)))
+                props = self.merged(content[media].get("schema", {})).get("properties", {})
+                not_null = tuple(k for k, v in props.items() if not self.allows_null(v))
+                body = Body(media, model, bool(rb.get("required", False)), not_null)
         success: Reply | None = None
         errors = []
         for status, raw in op.get("responses", {}).items():
