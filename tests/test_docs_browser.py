@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from playwright.sync_api import BrowserContext, Page, Playwright, Request, Route, sync_playwright
 
 from emulator import accounts
@@ -27,132 +26,6 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 OFFLINE_SCHEMES = ("file:", "data:", "blob:", "about:")
-
-# Proposed vendor extensions, applied to a copy of spec/ until the contract carries them.
-# file -> operationId -> x-numspec-equivalent
-OPERATIONS: dict[str, dict[str, str]] = {
-    "freeclimb.yaml": {
-        "list-incoming-numbers": "list", "buy-a-phone-number": "buy",
-        "get-an-incoming-number": "get", "update-an-incoming-number": "update",
-        "delete-an-incoming-number": "delete", "list-available-numbers": "find-available",
-    },
-    "restcomm.yaml": {
-        name: concept
-        for concept, bases in (
-            ("list", ["list-incoming-phone-numbers", "list-local-incoming-phone-numbers",
-                      "list-toll-free-incoming-phone-numbers", "list-mobile-incoming-phone-numbers"]),
-            ("buy", ["create-incoming-phone-number", "create-local-incoming-phone-number",
-                     "create-toll-free-incoming-phone-number", "create-mobile-incoming-phone-number"]),
-            ("get", ["get-incoming-phone-number"]),
-            ("update", ["update-incoming-phone-number", "update-incoming-phone-number-put"]),
-            ("delete", ["delete-incoming-phone-number"]),
-        )
-        for base in bases
-        for name in (base, base + "-json")  # every Restcomm operation has a `.json` twin
-    },
-}
-# file -> (component section, name, property or None) -> x-numspec-concept
-COMPONENTS: dict[str, dict[tuple[str, str, str | None], str]] = {
-    "freeclimb.yaml": {
-        ("parameters", "AccountId", None): "account",
-        ("parameters", "PhoneNumberId", None): "id",
-        ("parameters", "CapabilitiesVoice", None): "capabilities.voice",
-        ("parameters", "CapabilitiesSms", None): "capabilities.sms",
-        ("schemas", "IncomingNumber", "phoneNumberId"): "id",
-        ("schemas", "IncomingNumber", "accountId"): "account",
-        ("schemas", "IncomingNumber", "phoneNumber"): "phone-number",
-        ("schemas", "IncomingNumber", "alias"): "friendly-name",
-        ("schemas", "IncomingNumber", "applicationId"): "application",
-        ("schemas", "IncomingNumber", "dateCreated"): "created",
-        ("schemas", "IncomingNumber", "dateUpdated"): "updated",
-        ("schemas", "IncomingNumber", "uri"): "uri",
-        ("schemas", "Capabilities", "voice"): "capabilities.voice",
-        ("schemas", "Capabilities", "sms"): "capabilities.sms",
-        ("schemas", "BuyIncomingNumberRequest", "phoneNumber"): "phone-number",
-        ("schemas", "BuyIncomingNumberRequest", "alias"): "friendly-name",
-        ("schemas", "BuyIncomingNumberRequest", "applicationId"): "application",
-        ("schemas", "IncomingNumberRequest", "alias"): "friendly-name",
-        ("schemas", "IncomingNumberRequest", "applicationId"): "application",
-        ("schemas", "Pagination", "total"): "page.total",
-        ("schemas", "Pagination", "page"): "page.number",
-        ("schemas", "Pagination", "pageSize"): "page.size",
-        ("schemas", "Pagination", "nextPageUri"): "page.next",
-    },
-    "restcomm.yaml": {
-        ("parameters", "AccountSid", None): "account",
-        ("parameters", "Sid", None): "id",
-        ("parameters", "PhoneNumberFilter", None): "phone-number",
-        ("parameters", "FriendlyNameFilter", None): "friendly-name",
-        ("parameters", "Page", None): "page.number",
-        ("parameters", "PageSize", None): "page.size",
-        ("schemas", "IncomingPhoneNumber", "sid"): "id",
-        ("schemas", "IncomingPhoneNumber", "account_sid"): "account",
-        ("schemas", "IncomingPhoneNumber", "phone_number"): "phone-number",
-        ("schemas", "IncomingPhoneNumber", "friendly_name"): "friendly-name",
-        ("schemas", "IncomingPhoneNumber", "voice_application_sid"): "application",
-        ("schemas", "IncomingPhoneNumber", "date_created"): "created",
-        ("schemas", "IncomingPhoneNumber", "date_updated"): "updated",
-        ("schemas", "IncomingPhoneNumber", "uri"): "uri",
-        ("schemas", "IncomingPhoneNumberCapabilities", "voice_capable"): "capabilities.voice",
-        ("schemas", "IncomingPhoneNumberCapabilities", "sms_capable"): "capabilities.sms",
-        ("schemas", "IncomingPhoneNumberCreateForm", "PhoneNumber"): "phone-number",
-        ("schemas", "IncomingPhoneNumberCreateForm", "FriendlyName"): "friendly-name",
-        ("schemas", "IncomingPhoneNumberCreateForm", "VoiceApplicationSid"): "application",
-        ("schemas", "IncomingPhoneNumberCreateForm", "VoiceCapable"): "capabilities.voice",
-        ("schemas", "IncomingPhoneNumberCreateForm", "SmsCapable"): "capabilities.sms",
-        ("schemas", "IncomingPhoneNumberUpdateForm", "FriendlyName"): "friendly-name",
-        ("schemas", "IncomingPhoneNumberUpdateForm", "VoiceApplicationSid"): "application",
-        ("schemas", "IncomingPhoneNumberUpdateForm", "VoiceCapable"): "capabilities.voice",
-        ("schemas", "IncomingPhoneNumberUpdateForm", "SmsCapable"): "capabilities.sms",
-        ("schemas", "IncomingPhoneNumberPage", "total"): "page.total",
-        ("schemas", "IncomingPhoneNumberPage", "page"): "page.number",
-        ("schemas", "IncomingPhoneNumberPage", "page_size"): "page.size",
-        ("schemas", "IncomingPhoneNumberPage", "next_page_uri"): "page.next",
-    },
-}
-# file -> (operationId, inline parameter name) -> x-numspec-concept
-INLINE_PARAMETERS: dict[str, dict[tuple[str, str], str]] = {
-    "freeclimb.yaml": {
-        ("list-incoming-numbers", "phoneNumber"): "phone-number",
-        ("list-incoming-numbers", "alias"): "friendly-name",
-        ("list-incoming-numbers", "applicationId"): "application",
-    },
-}
-
-
-def annotated_spec(folder: Path) -> Path:
-    """Copy spec/ into `folder` with the proposed extensions added; fail on a stale target."""
-    shutil.copytree(SPEC_DIR, folder, dirs_exist_ok=True)
-    missing: list[str] = []
-    for name in {*OPERATIONS, *COMPONENTS, *INLINE_PARAMETERS}:
-        path = folder / name
-        data = specload.read_file(path)
-        ops = {op.get("operationId"): op for item in data.get("paths", {}).values()
-               for op in item.values() if isinstance(op, dict) and "operationId" in op}
-        for op_id, concept in OPERATIONS.get(name, {}).items():
-            if op_id in ops:
-                ops[op_id].setdefault(docs.EQUIVALENT_KEY, concept)
-            else:
-                missing.append(f"{name} operation {op_id}")
-        for (section, comp, prop), concept in COMPONENTS.get(name, {}).items():
-            node = data.get("components", {}).get(section, {}).get(comp)
-            if isinstance(node, dict) and prop is not None:
-                node = node.get("properties", {}).get(prop)
-            if isinstance(node, dict):
-                node.setdefault(docs.CONCEPT_KEY, concept)
-            else:
-                missing.append(f"{name} {section}/{comp} {prop or ''}")
-        for (op_id, param), concept in INLINE_PARAMETERS.get(name, {}).items():
-            found = [p for p in ops.get(op_id, {}).get("parameters", [])
-                     if isinstance(p, dict) and p.get("name") == param]
-            for p in found:
-                p.setdefault(docs.CONCEPT_KEY, concept)
-            if not found:
-                missing.append(f"{name} {op_id} parameter {param}")
-        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    assert not missing, f"the proposed annotations no longer match the spec: {missing}"
-    return folder / "openapi.yaml"
-
 
 # ---------------------------------------------------------------------------------------------
 # Browser plumbing
@@ -286,8 +159,9 @@ def test_file_page_makes_no_network_request(context: BrowserContext, built_page:
 
 def test_equivalents_table_comes_from_the_extensions(
         context: BrowserContext, tmp_path: Path) -> None:
-    document = specload.load(annotated_spec(tmp_path / "spec")).document
-    out = tmp_path / "annotated.html"
+    """The x-numspec-equivalent/-concept annotations in spec/ drive the mapping page."""
+    document = specload.load(SPEC_DIR).document
+    out = tmp_path / "equivalents.html"
     out.write_text(docs.build_html(document), encoding="utf-8")
     page = context.new_page()
     page.goto(out.as_uri() + "#equivalents")
