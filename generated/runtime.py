@@ -58,16 +58,21 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 
 def choose_media(accept: str | None, offered: list[str]) -> str | None:
-    """Pick a reply media type: the first offered when Accept is absent or a wildcard.
+    """Pick a reply media type, as Restcomm's server does.
 
-    A type offered is chosen when its subtype word appears in Accept (so `json` anywhere
-    picks JSON, as Restcomm does); None means nothing acceptable was offered.
+    No Accept (or a wildcard) gets the first type offered; `json` anywhere in Accept gets
+    JSON, whatever else it names; otherwise a type offered must be named in full. None means
+    nothing acceptable was offered (406).
     """
     if not accept or not accept.strip():
         return offered[0]
     lowered = accept.lower()
+    if "json" in lowered:
+        for media in offered:
+            if media.endswith("json"):
+                return media
     for media in offered:
-        if media.split("/", 1)[1].split("+")[-1] in lowered:
+        if media in lowered:
             return media
     if "*/*" in lowered or "application/*" in lowered:
         return offered[0]

@@ -44,6 +44,27 @@ def _docs(args: argparse.Namespace) -> int:
     return docs.main(args)
 
 
+def port(text: str) -> int:
+    """A TCP port number, for argparse: refuse what the OS would refuse later with a traceback."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535)")
+    return value
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="numspec",
@@ -77,10 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Serve FreeClimb under /apiserver and Restcomm under /restcomm "
                                    "from one process, with state in SQLite.")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=port, default=8000)
     p.add_argument("--db", default="numspec.db",
                    help="SQLite file (default: numspec.db); ':memory:' for a throwaway run")
-    p.add_argument("--inventory", type=int, default=None,
+    p.add_argument("--inventory", type=positive, default=None,
                    help="how many available numbers to seed into a new database")
     p.add_argument("--config", default=None, help="TOML file with extra accounts")
     p.set_defaults(func=_serve)
@@ -93,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", required=True, metavar="USER:PASS", help="Basic-auth credentials")
     p.add_argument("--read-only", action="store_true",
                    help="only safe methods (GET): for production endpoints where buying costs money")
-    p.add_argument("--max-examples", type=int, default=None,
+    p.add_argument("--max-examples", type=positive, default=None,
                    help="examples per operation in the fuzzing phase")
     p.add_argument("--phases", default=None,
                    help="comma-separated phases: examples,coverage,fuzzing,stateful (default: all)")
@@ -101,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", default=None, metavar="PATH", help="write a JUnit XML report here")
     p.add_argument("--account", default=None,
                    help="account id for the path when the user name is not one (e.g. an e-mail)")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--workers", type=positive, default=1,
                    help="concurrent Schemathesis workers (default 1: repeatable with --seed)")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
     p.set_defaults(func=_contract)
@@ -112,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", default="serve", choices=["serve", "build"])
     p.add_argument("--out", default="numspec-docs.html", help="file to write with 'build'")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--port", type=port, default=8001)
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
     p.set_defaults(func=_docs)
     return parser

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from generator.specload import LoadedSpec, load
+from generator.specload import LoadedSpec, SpecError, load
 
 PROVIDER_ACCOUNT_PARAM = {"freeclimb": "accountId", "restcomm": "AccountSid"}
 HOOKS_MODULE = "generator.contract_checks"
@@ -149,7 +149,7 @@ def build_command(args: argparse.Namespace, spec_path: Path, config_path: Path,
         phases = ",".join(p for p in wanted if p.strip() != "stateful") or "examples"
     if phases:
         command += ["--phases", phases]
-    if args.max_examples:
+    if args.max_examples is not None:
         command += ["--max-examples", str(args.max_examples)]
     if args.seed is not None:
         # A seeded run is repeated exactly: no replaying of examples saved by earlier runs.
@@ -233,7 +233,11 @@ def summary(outcome: Outcome, code: int, provider: str, url: str,
 def main(args: argparse.Namespace) -> int:
     try:
         user, password = parse_auth(args.auth)
-        if urlsplit(args.url).scheme not in ("http", "https") or not urlsplit(args.url).netloc:
+        try:
+            parts = urlsplit(args.url)
+        except ValueError as exc:
+            raise ContractError(f"--url {args.url!r} is not a URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ContractError(f"--url must be an http:// or https:// URL, not {args.url!r}")
         account = getattr(args, "account", None) or user
         loaded = load(args.spec)
@@ -241,6 +245,10 @@ def main(args: argparse.Namespace) -> int:
         preflight(args.url, (user, password), args.provider, account)
     except ContractError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SpecError as exc:  # the run cannot start: say so with exit 2, like any other
+        for finding in exc.findings:
+            print(f"error: {finding}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="numspec-contract-") as tmp:
         spec_path = Path(tmp) / "openapi.json"

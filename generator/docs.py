@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator import specload
+from generator.specload import HTTP_METHODS
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 EQUIVALENT_KEY = "x-numspec-equivalent"
 CONCEPT_KEY = "x-numspec-concept"
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ROLE_ORDER = ("path", "query", "header", "cookie", "request", "response")
 
 Document = dict[str, Any]
@@ -826,7 +826,14 @@ def main(args: argparse.Namespace) -> int:
     page = build_html(document).encode("utf-8")
     if args.action == "build":
         out = Path(args.out)
-        write_atomic(out, page)
+        if out.is_dir():
+            print(f"error: --out {out} is a folder; name the HTML file to write", file=sys.stderr)
+            return 1
+        try:
+            write_atomic(out, page)
+        except OSError as exc:
+            print(f"error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         print(f"wrote {out} ({len(page):,} bytes)")
         return 0
     try:

@@ -27,13 +27,19 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from generator import specload
-from generator.specload import Finding, LoadedSpec, pointer_join, resolve_pointer, unescape
+from generator.specload import (
+    HTTP_METHODS,
+    Finding,
+    LoadedSpec,
+    pointer_join,
+    resolve_pointer,
+    unescape,
+)
 
 Doc = dict[str, Any]
 Problem = tuple[str, str]  # (pointer in the bundled document, message)
 Rule = Callable[[Doc], Iterable[Problem]]
 
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CHECKED_SECTIONS = ("schemas", "parameters", "responses", "examples", "requestBodies",
                     "headers", "links", "securitySchemes")
 BUNDLE_URI = "urn:numspec:bundle"

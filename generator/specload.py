@@ -22,6 +22,9 @@ from generator import oas30
 
 DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "spec" / "openapi.yaml"
 
+# The operation keys of a path item, in the order OpenAPI lists them.
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
 # Component sections an external reference may point into; such targets are hoisted.
 COMPONENT_SECTIONS = (
     "schemas", "responses", "parameters", "examples", "requestBodies",

@@ -191,6 +191,19 @@ def test_refuses_what_the_generator_cannot_express(tmp_path: Path) -> None:
     assert "parameters in 'cookie' are not supported" in result.stderr
 
 
+def test_refuses_methods_the_stubs_cannot_serve(tmp_path: Path) -> None:
+    """An OPTIONS operation would be silently dropped and answered 405: refuse it instead."""
+    spec = tmp_path / "petstore.yaml"
+    text = PETSTORE.read_text()
+    planted = text.replace("  /pets:\n    get:", "  /pets:\n    options:", 1)
+    assert planted != text
+    spec.write_text(planted)
+    out = tmp_path / "out"
+    assert numspec("generate", "--spec", PETSTORE, "--out", out).returncode == 0
+    result = refused(spec, out)
+    assert "OPTIONS /pets: OPTIONS operations are not supported" in result.stderr
+
+
 def test_a_failed_write_leaves_the_previous_output(tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_atomically(out, {"a.py": "old = 1\n"})

@@ -601,6 +601,13 @@ def test_restcomm_errors_and_stub_validation(fresh: Loopback) -> None:
     assert answer.status_code == 406
     assert answer.text.startswith("list-incoming-phone-numbers: ")
     assert answer.headers["content-type"].startswith("text/plain")
+    # Restcomm's rule: `json` anywhere in Accept wins, whatever else it names or its order.
+    for accept, media in (("application/xml, application/json", "application/json"),
+                          ("application/json;q=0.1, application/xml", "application/json"),
+                          ("application/xml", "application/xml"), ("*/*", "application/xml")):
+        answer = httpx.get(base, auth=auth, headers={"Accept": accept})
+        assert answer.headers["content-type"].startswith(media), accept
+    assert httpx.get(base, auth=auth, headers={"Accept": "text/xml"}).status_code == 406
 
     with fresh.rc() as client:
         with pytest.raises(ApiError) as caught:

@@ -293,7 +293,9 @@ class IncomingPhoneNumber(BaseModel):
 
 class IncomingPhoneNumberCreateForm(BaseModel):
     """
-    Form fields of a new number. `PhoneNumber` is required: the provider's documentation
+    Form fields of a new number. Booleans are `true` or `false` (any case): the real server
+    reads any other text as false, this contract refuses it with 400.
+    `PhoneNumber` is required: the provider's documentation
     offers `AreaCode` instead, but its server cannot provision by area code, so `AreaCode`
     alone is refused with 400 and `AreaCode` next to `PhoneNumber` is ignored.
 
@@ -635,7 +637,7 @@ class IncomingPhoneNumberPageXmlResponse(BaseModel):
 
 class IncomingPhoneNumberUpdateForm(BaseModel):
     """
-    Form fields that change a number; each is optional and only the ones sent change.
+    Form fields that change a number; each is optional and only the ones sent change. Booleans are `true` or `false`, as on create.
     """
 
     model_config = ConfigDict(

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator.specload import escape, resolve_pointer
+from generator.specload import HTTP_METHODS, escape, resolve_pointer
 
-HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+SUPPORTED_METHODS = ("get", "put", "post", "delete", "patch")
 # OpenAPI: header parameters with these names "SHALL be ignored" (the transport owns them).
 IGNORED_HEADERS = ("accept", "content-type", "authorization")
 # Names a generated method already uses for itself.
@@ -253,6 +253,9 @@ class Parser:
         for path, item in self.doc.get("paths", {}).items():
             item = self.deref(item)
             for method in HTTP_METHODS:
+                if method in item and method not in SUPPORTED_METHODS:
+                    raise UnsupportedSpec(f"{method.upper()} {path}: {method.upper()} operations "
+                                          "are not supported (the stubs answer 405 to them)")
                 if method in item:
                     found.append((path, method, item, item[method]))
         by_key = {(path, method): (item, op) for path, method, item, op in found}
