@@ -97,6 +97,8 @@ def _fill(element: ET.Element, data: Any, shape: XmlShape) -> None:
         for key, sub in shape.get("properties", []):
             value = data.get(key)
             if value is None:
+                if sub.get("null") == "empty":
+                    ET.SubElement(element, sub["name"])
                 continue
             if sub.get("attribute"):
                 element.set(sub["name"], _scalar(value))

@@ -25,6 +25,7 @@ from schemathesis.generation.meta import TestPhase
 
 from generated.runtime import from_xml
 from generator.codegen.ir import Parser
+from generator.contract import PROVIDER_ACCOUNT_PARAM
 from generator.specload import escape, resolve_pointer
 
 DOC_URI = "urn:numspec:contract"
@@ -163,7 +164,6 @@ def _answer_media(operation: Any) -> list[str]:
 
 
 # Where each provider keeps the account and the number's own id, in paths and in bodies.
-ACCOUNT_PARAM = {"freeclimb": "accountId", "restcomm": "AccountSid"}
 NUMBER_PARAM = {"freeclimb": "phoneNumberId", "restcomm": "Sid"}
 ID_FIELD = {"freeclimb": "phoneNumberId", "restcomm": "sid"}
 ACCOUNT_FIELD = {"freeclimb": "accountId", "restcomm": "account_sid"}
@@ -237,7 +237,7 @@ def _owned_number(case: Any, consume: bool) -> str | None:
     A consumed id (one about to be deleted) is not handed out again."""
     provider = setting("provider")
     with _supply_lock:
-        ids = _owned.setdefault(case.path_parameters.get(ACCOUNT_PARAM[provider], ""), [])
+        ids = _owned.setdefault(case.path_parameters.get(PROVIDER_ACCOUNT_PARAM[provider], ""), [])
         if not ids:
             data = _answer_json(_call("GET", _numbers_url(case),
                                       headers={"Accept": "application/json"}))
@@ -406,7 +406,7 @@ def _numbers(body: Any) -> list[dict[str, Any]]:
 
 
 def _path_account(case: Any) -> str | None:
-    account = (case.path_parameters or {}).get(ACCOUNT_PARAM.get(setting("provider"), ""))
+    account = (case.path_parameters or {}).get(PROVIDER_ACCOUNT_PARAM.get(setting("provider"), ""))
     return account if isinstance(account, str) else None
 
 

@@ -81,10 +81,7 @@ class LoadedSpec:
         return file, inner + pointer[len(best):]
 
     def display(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            return str(path)
+        return _display(path)
 
     def to_json(self) -> str:
         """The bundled document as stable, pretty JSON (what generated/openapi.json holds)."""

@@ -644,3 +644,17 @@ def test_restcomm_booleans_and_empty_text_survive_both_formats(fresh: Loopback) 
             flipped = client.update_incoming_phone_number(
                 made.sid, rc.IncomingPhoneNumberUpdateForm(VoiceCallerIdLookup=True), format=fmt)
             assert flipped.voice_caller_id_lookup is True
+
+
+def test_restcomm_null_methods_are_empty_elements_in_xml() -> None:
+    """The contract marks `*Method` with x-numspec-null: empty: written `<VoiceMethod/>`, not
+    left out like other nulls, and read back as null."""
+    from generated.restcomm.wire import XML_SHAPES
+    from generated.runtime import from_xml, to_xml
+
+    shape = XML_SHAPES["IncomingPhoneNumberXmlResponse"]
+    text = to_xml({"IncomingPhoneNumber": {"sid": "PN" + "0" * 32, "voice_method": None,
+                                           "voice_url": None}}, shape)
+    assert b"<VoiceMethod />" in text and b"VoiceUrl" not in text
+    number = from_xml(text, shape)["IncomingPhoneNumber"]
+    assert number["voice_method"] is None and number["voice_url"] is None

@@ -42,7 +42,8 @@ class IncomingPhoneNumber(BaseModel):
     """
     A number provisioned to an account. JSON keys are snake_case and null values are sent as
     null; in XML each key is a PascalCase element, an element whose value is null is left
-    out (the `*Method` elements are written empty instead), and `Uri` has no `.json` suffix.
+    out (the `*Method` elements are written empty instead, marked `x-numspec-null: empty`),
+    and `Uri` has no `.json` suffix.
     The `*_application_name` keys appear only in list items, and only when the matching
     application Sid is set.
 
@@ -94,7 +95,9 @@ class IncomingPhoneNumber(BaseModel):
         Literal['GET', 'POST'] | None,
         Field(
             description='Method used for `voice_url`.',
-            json_schema_extra={'xml': {'name': 'VoiceMethod'}},
+            json_schema_extra={
+                'xml': {'name': 'VoiceMethod', 'x-numspec-null': 'empty'}
+            },
         ),
     ]
     voice_fallback_url: Annotated[
@@ -108,7 +111,9 @@ class IncomingPhoneNumber(BaseModel):
         Literal['GET', 'POST'] | None,
         Field(
             description='Method used for `voice_fallback_url`.',
-            json_schema_extra={'xml': {'name': 'VoiceFallbackMethod'}},
+            json_schema_extra={
+                'xml': {'name': 'VoiceFallbackMethod', 'x-numspec-null': 'empty'}
+            },
         ),
     ]
     status_callback: Annotated[
@@ -122,7 +127,9 @@ class IncomingPhoneNumber(BaseModel):
         Literal['GET', 'POST'] | None,
         Field(
             description='Method used for `status_callback`.',
-            json_schema_extra={'xml': {'name': 'StatusCallbackMethod'}},
+            json_schema_extra={
+                'xml': {'name': 'StatusCallbackMethod', 'x-numspec-null': 'empty'}
+            },
         ),
     ]
     voice_caller_id_lookup: Annotated[
@@ -173,7 +180,7 @@ class IncomingPhoneNumber(BaseModel):
         Literal['GET', 'POST'] | None,
         Field(
             description='Method used for `sms_url`.',
-            json_schema_extra={'xml': {'name': 'SmsMethod'}},
+            json_schema_extra={'xml': {'name': 'SmsMethod', 'x-numspec-null': 'empty'}},
         ),
     ]
     sms_fallback_url: Annotated[
@@ -187,7 +194,9 @@ class IncomingPhoneNumber(BaseModel):
         Literal['GET', 'POST'] | None,
         Field(
             description='Method used for `sms_fallback_url`.',
-            json_schema_extra={'xml': {'name': 'SmsFallbackMethod'}},
+            json_schema_extra={
+                'xml': {'name': 'SmsFallbackMethod', 'x-numspec-null': 'empty'}
+            },
         ),
     ]
     sms_application_sid: Annotated[
@@ -215,7 +224,9 @@ class IncomingPhoneNumber(BaseModel):
         Literal['GET', 'POST'] | None,
         Field(
             description='Method used for `ussd_url`.',
-            json_schema_extra={'xml': {'name': 'UssdMethod'}},
+            json_schema_extra={
+                'xml': {'name': 'UssdMethod', 'x-numspec-null': 'empty'}
+            },
         ),
     ]
     ussd_fallback_url: Annotated[
@@ -229,7 +240,9 @@ class IncomingPhoneNumber(BaseModel):
         Literal['GET', 'POST'] | None,
         Field(
             description='Method used for `ussd_fallback_url`.',
-            json_schema_extra={'xml': {'name': 'UssdFallbackMethod'}},
+            json_schema_extra={
+                'xml': {'name': 'UssdFallbackMethod', 'x-numspec-null': 'empty'}
+            },
         ),
     ]
     ussd_application_sid: Annotated[
@@ -257,7 +270,9 @@ class IncomingPhoneNumber(BaseModel):
         Literal['GET', 'POST'] | None,
         Field(
             description='Method used for `refer_url`.',
-            json_schema_extra={'xml': {'name': 'ReferMethod'}},
+            json_schema_extra={
+                'xml': {'name': 'ReferMethod', 'x-numspec-null': 'empty'}
+            },
         ),
     ]
     refer_application_sid: Annotated[

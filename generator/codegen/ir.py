@@ -422,6 +422,8 @@ class Parser:
         }
         if xml.get("attribute"):
             shape["attribute"] = True
+        if xml.get("x-numspec-null") == "empty":
+            shape["null"] = "empty"  # null is written as an empty element, not left out
         if kind not in ("object", "array") and allows_null(resolved):
             # Lets the reader tell an empty element meaning null from an empty string.
             shape["nullable"] = True
