@@ -139,6 +139,10 @@ class RestcommService:
             raise _answer(error) from None
 
     def reject(self, status: int, problem: str, operation: str, field: str | None) -> ApiError:
+        # A malformed path account is an unknown one: the contract's 404 with no body (the
+        # real server fails with 500). Checked first, so list and create routes agree.
+        if status == 400 and field == "AccountSid":
+            return _answer(restcomm_error(404))
         if status == 400 and operation.startswith("create-") and field == "PhoneNumber" \
                 and "required" in problem.lower():
             return _answer(restcomm_error(400, "Phone number can not be null."))

@@ -697,6 +697,31 @@ def test_restcomm_auth_matrix(env: Env) -> None:
     assert sub2  # named for the matrix above
 
 
+def test_malformed_path_account(env: Env) -> None:
+    """Restcomm: a malformed AccountSid is an unknown account, 404 with no body, on every
+    route (list, create, get, update, delete; XML and JSON). FreeClimb: 400, code 81."""
+    sid = "PN" + "0" * 32
+    with env.raw() as http:
+        for bad in ("x", "AC123", "AC" + "-" * 32, "AC" + "0" * 33):
+            base = f"/restcomm/2012-04-24/Accounts/{bad}/IncomingPhoneNumbers"
+            for method, path, data in (
+                ("GET", base, None), ("GET", base + ".json", None),
+                ("GET", base + "/Local", None), ("GET", base + "/TollFree.json", None),
+                ("POST", base, {"PhoneNumber": "+13125550100"}),
+                ("POST", base + "/Mobile.json", {}),
+                ("GET", f"{base}/{sid}", None), ("GET", f"{base}/{sid}.json", None),
+                ("POST", f"{base}/{sid}", {"FriendlyName": "x"}),
+                ("PUT", f"{base}/{sid}.json", {"FriendlyName": "x"}),
+                ("DELETE", f"{base}/{sid}", None),
+            ):
+                answer = http.request(method, path, data=data, auth=RC_DEMO_LOGIN)
+                assert (answer.status_code, answer.content) == (404, b""), (method, path)
+            # Without credentials it is 401 first, as for any other path account.
+            assert http.get(base + ".json").status_code == 401
+        fc_bad = http.get("/apiserver/Accounts/AC123/IncomingPhoneNumbers", auth=FC_DEMO)
+        assert fc_bad.status_code == 400 and fc_bad.json()["code"] == 81
+
+
 # -- both providers, one network -------------------------------------------------------------------
 
 
@@ -951,7 +976,7 @@ NASTY: list[tuple[str, str, str, dict[str, Any], int]] = [
     ("dot segments", "GET", "FC/..%2F..%2Fx", {}, 404),
     ("unknown path", "GET", "/apiserver/Accounts", {}, 404),
     ("unknown Restcomm path", "GET", "/restcomm/2012-04-24/Accounts", {}, 404),
-    ("malformed AccountSid", "GET", "/restcomm/2012-04-24/Accounts/x/IncomingPhoneNumbers.json", {}, 400),
+    ("malformed AccountSid", "GET", "/restcomm/2012-04-24/Accounts/x/IncomingPhoneNumbers.json", {}, 404),
     ("unsupported method", "PATCH", "FC", {}, 405),
     ("unsupported Restcomm method", "DELETE", "RC", {}, 405),
 ]
