@@ -43,6 +43,8 @@ MAX_BODY_BYTES = 64 * 1024  # number bodies are a few hundred bytes; anything ne
 FC_METHOD_NOT_ALLOWED = (2, "Method Not Allowed")
 FC_NOT_ACCEPTABLE = (81, "Invalid Parameter")
 ModelT = TypeVar("ModelT", bound=BaseModel)
+# The stubs' problems for a JSON body that is not a JSON object (generated/serving.py).
+_NOT_JSON_PROBLEMS = ("the body is not valid JSON", "the body must be a JSON object")
 
 
 def _answer(error: ProviderError) -> ApiError:
@@ -86,7 +88,10 @@ class FreeClimbService:
     def reject(self, status: int, problem: str, operation: str, field: str | None) -> ApiError:
         kinds = {405: FC_METHOD_NOT_ALLOWED, 406: FC_NOT_ACCEPTABLE, 413: FC_TOO_LARGE,
                  415: FC_NOT_JSON}
-        kind = kinds.get(status, FC_MISSING if "required" in problem.lower() else FC_INVALID)
+        if status == 400 and problem.startswith(_NOT_JSON_PROBLEMS):
+            kind = FC_NOT_JSON  # a body that does not parse, or is not an object
+        else:
+            kind = kinds.get(status, FC_MISSING if "required" in problem.lower() else FC_INVALID)
         return _answer(freeclimb_error(status, kind, problem))
 
     async def list_incoming_numbers(self, call: fc_server.ListIncomingNumbersCall) -> fc.IncomingNumberList:

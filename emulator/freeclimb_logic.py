@@ -233,7 +233,11 @@ def check_pattern(pattern: str) -> None:
     try:
         compile_pattern(pattern)
     except re2.error as exc:
-        raise _invalid(f"phoneNumber is not a valid regular expression: {exc}") from None
+        # re2 reports its reason as bytes; str() would show their repr (b'missing ): (').
+        reason = exc.args[0] if exc.args else ""
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise _invalid(f"phoneNumber is not a valid regular expression: {reason}") from None
 
 
 def normalise_filters(raw: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -318,7 +318,8 @@ def test_freeclimb_every_list_filter(env: Env) -> None:
             with pytest.raises(ApiError) as caught:
                 fc.list_incoming_numbers(phone_number=invalid)
             assert caught.value.status_code == 400 and platform_code(caught.value) == 81
-            assert "regular expression" in (getattr(caught.value.body, "message", "") or "")
+            message = getattr(caught.value.body, "message", "") or ""
+            assert "regular expression" in message and "b'" not in message, message
         assert listed(alias="Front desk") == {ten_dlc}
         assert listed(alias="front desk") == set()  # exact match
         assert listed(region="IL") == {n.phone_number for n in everything if n.region == "IL"}
@@ -927,6 +928,26 @@ def test_a_body_over_the_limit_is_413(env: Env) -> None:
         # Just under the limit is read (and refused for what it says, not for its size).
         fine = http.post(fc_path, json={"phoneNumber": "+1", "alias": "x" * 60_000}, auth=FC_DEMO)
         assert fine.status_code == 400
+
+
+def test_freeclimb_body_that_is_not_a_json_object_is_invalid_json(env: Env) -> None:
+    """Code 9 "Invalid JSON" for a body that does not parse or is not an object; 81 stays for
+    a JSON object with a bad value."""
+    path = f"/apiserver/Accounts/{FC_DEMO[0]}/IncomingPhoneNumbers"
+    json_type = {"Content-Type": "application/json"}
+    with env.raw() as http:
+        for content in (b"{", b"[1, 2]", b"null", b'"+13125550100"', b'{"a": 1,}',
+                        b"[" * 30000 + b"]" * 30000):
+            for url in (path, f"{path}/PN{'0' * 40}"):
+                answer = http.post(url, content=content, headers=json_type, auth=FC_DEMO)
+                assert answer.status_code == 400, (content[:20], url, answer.text)
+                body = answer.json()
+                assert (body["code"], body["call"]) == (9, "Invalid JSON"), (content[:20], body)
+                assert body["url"].endswith("#9")
+        bad_value = http.post(path, json={"phoneNumber": "555"}, auth=FC_DEMO)
+        assert (bad_value.status_code, bad_value.json()["code"]) == (400, 81)
+        missing = http.post(path, json={}, auth=FC_DEMO)
+        assert (missing.status_code, missing.json()["code"]) == (400, 80)
 
 
 NASTY: list[tuple[str, str, str, dict[str, Any], int]] = [

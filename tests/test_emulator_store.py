@@ -370,6 +370,14 @@ def test_invalid_or_backtracking_patterns_get_400(store: Store, fc: FreeClimb,
     error = refused(fc.list_incoming_numbers, me, me.sid, {"phoneNumber": pattern})
     assert error.status == 400 and isinstance(error.body, dict) and error.body["code"] == 81
     assert refused(fc.list_available_numbers, me, {"phoneNumber": pattern}).status == 400
+    assert "b'" not in error.body["message"]  # re2's reason as text, not a bytes repr
+
+
+def test_pattern_error_names_re2s_reason(store: Store, fc: FreeClimb) -> None:
+    me = fc_demo(store)
+    error = refused(fc.list_incoming_numbers, me, me.sid, {"phoneNumber": "\u00ff("})
+    assert isinstance(error.body, dict)
+    assert error.body["message"] == "phoneNumber is not a valid regular expression: missing ): \u00ff("
 
 
 # -- FreeClimb ------------------------------------------------------------------------------
