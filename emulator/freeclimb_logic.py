@@ -277,13 +277,20 @@ def _where(filters: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
 
 
 def page_fields(total: int, page: int, count: int, next_uri: str | None) -> dict[str, Any]:
-    """The paging keys of a FreeClimb list, in wire order. ``end`` is inclusive (-1 when the
-    page is empty); an empty listing has ``numPages`` 0."""
+    """The paging keys of a FreeClimb list, in wire order (see the contract's Pagination).
+
+    ``start`` is where the page begins (``page`` × 100) and ``end`` the index of its last item,
+    inclusive; an empty page has ``end`` -1, whichever page it is. ``numPages`` always counts
+    the listing as it is now, ceil(total / 100) (0 when it is empty), never the page number:
+    pages are cursors, so when numbers are released between two cursor follows a later page
+    can lie past the end (``page`` >= ``numPages``). It is then empty or short, and has no
+    ``nextPageUri``.
+    """
     start = page * PAGE_SIZE
     return {
         "total": total,
         "start": start,
-        "end": start + count - 1,
+        "end": start + count - 1 if count else -1,
         "page": page,
         "numPages": math.ceil(total / PAGE_SIZE),
         "pageSize": PAGE_SIZE,

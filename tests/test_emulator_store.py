@@ -520,6 +520,27 @@ def test_freeclimb_paging_across_pages(tmp_path: Path) -> None:
     store.close()
 
 
+def test_freeclimb_later_page_emptied_by_releases(store: Store, fc: FreeClimb) -> None:
+    """Numbers released between cursor follows: the later page is empty, its ``end`` is -1
+    (not start - 1) and ``numPages`` counts what is left."""
+    me = fc_demo(store)
+    fc.seed_numbers(me.sid, 150)
+    first = fc.list_incoming_numbers(me, me.sid)
+    assert (first["total"], first["numPages"], first["end"]) == (150, 2, 99)
+    cursor = first["nextPageUri"].split("cursor=")[1]
+    shown = {n["phoneNumberId"] for n in first["incomingPhoneNumbers"]}
+    with store.read() as conn:
+        rest = [r[0] for r in conn.execute("SELECT sid FROM numbers WHERE account_sid = ?",
+                                           (me.sid,)) if r[0] not in shown]
+    for sid in rest:
+        fc.delete_an_incoming_number(me, me.sid, sid)
+    later = fc.list_incoming_numbers(me, me.sid, cursor=cursor)
+    assert later["incomingPhoneNumbers"] == []
+    assert {k: v for k, v in later.items() if k != "incomingPhoneNumbers"} == {
+        "total": 100, "start": 100, "end": -1, "page": 1, "numPages": 1, "pageSize": 100,
+        "nextPageUri": None}
+
+
 def test_freeclimb_every_list_filter(store: Store, fc: FreeClimb) -> None:
     me = fc_demo(store)
     local = pool(store, "local", 3)
