@@ -13,7 +13,8 @@ Choices where the real server is broken or silent (the contract documents each):
 - the 500s become 4xx: unknown path account 404, another account's number 403, malformed
   Sid 404, AreaCode without PhoneNumber 400;
 - ``PhoneNumber``/``FriendlyName`` list filters are SQL ``LIKE '%v%'``: ``%`` and ``_`` stay
-  wildcards, nothing is escaped, and matching is case-sensitive (HSQLDB's default);
+  wildcards, nothing is escaped, and matching is case-sensitive (HSQLDB's default); a filter
+  holding a control character (NUL, tab, …) is refused with 400;
 - lists are ordered as intended (``SortBy``, default PhoneNumber, ``Reverse``), not in the
   database's natural order the real server falls into;
 - ``*_application_name``: the emulator has no applications, so the key is present (list items
@@ -51,6 +52,7 @@ PHONE_NUMBER = re.compile(r"^\+?[0-9]{1,15}$")
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$")  # as the contract: printable ASCII
 API_VERSION_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 METHODS = ("GET", "POST")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Form field → column.
 _URL_FIELDS = {
@@ -423,8 +425,12 @@ class Restcomm:
         for name, column, limit in (("PhoneNumber", "phone_number", 30),
                                     ("FriendlyName", "friendly_name", 64)):
             if params.get(name) not in (None, ""):
+                text = _text(name, params[name], limit)
+                # GLOB stops at a NUL, so "%00" would match every number: refuse them all.
+                if CONTROL.search(text):
+                    raise _bad(f"{name} must not contain control characters")
                 clauses.append(f"{column} GLOB ?")
-                values.append(like_to_glob(_text(name, params[name], limit)))
+                values.append(like_to_glob(text))
         where = " AND ".join(clauses)
         with self.store.read() as conn:
             if len(values) > 1:  # filtered

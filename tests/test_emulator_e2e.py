@@ -632,6 +632,31 @@ def test_restcomm_paging_sorting_and_filters(env: Env) -> None:
             rc.delete_incoming_phone_number(sid)
 
 
+def test_restcomm_filter_with_a_control_character_is_refused(env: Env) -> None:
+    """GLOB stops at a NUL, so `PhoneNumber=%00` matched every number; control characters in
+    a filter are now refused with 400 and a short text."""
+    (number,) = env.numbers(1)
+    path = f"/restcomm/2012-04-24/Accounts/{RC_SUB1.username}/IncomingPhoneNumbers"
+    with env.rc(rc_login(RC_SUB1)) as rc:
+        made = rc.create_incoming_phone_number(rcm.IncomingPhoneNumberCreateForm(
+            phone_number=number, friendly_name="Control"))
+    try:
+        with env.raw() as http:
+            for name, value in (("PhoneNumber", "\x00"), ("PhoneNumber", number[-4:] + "\x00"),
+                                ("FriendlyName", "\x00"), ("FriendlyName", "Con\ttrol"),
+                                ("PhoneNumber", "\x1f"), ("FriendlyName", "\x7f")):
+                for url in (path, path + ".json", path + "/Local.json"):
+                    answer = http.get(url, params={name: value}, auth=rc_login(RC_SUB1))
+                    assert answer.status_code == 400, (name, value, url, answer.text)
+                    assert answer.text == f"{name} must not contain control characters"
+            found = http.get(path + ".json", params={"PhoneNumber": number[-4:]},
+                             auth=rc_login(RC_SUB1))
+            assert [n["sid"] for n in found.json()["incomingPhoneNumbers"]] == [made.sid]
+    finally:
+        with env.rc(rc_login(RC_SUB1)) as rc:
+            rc.delete_incoming_phone_number(made.sid)
+
+
 def test_restcomm_auth_matrix(env: Env) -> None:
     own_number, child_number = env.numbers(2)
     parent, sub1, sub2 = (l.username for l in (RC_DEMO, RC_SUB1, RC_SUB2))
@@ -982,6 +1007,8 @@ NASTY: list[tuple[str, str, str, dict[str, Any], int]] = [
     ("invalid UTF-8 in query", "GET", "FC?phoneNumber=%ff%fe&alias=%c3", {}, 200),
     ("huge cursor", "GET", "FC", {"params": {"cursor": "z" * 60_000}}, 400),
     ("huge filter", "GET", "RC", {"params": {"PhoneNumber": "1" * 60_000}}, 400),
+    ("NUL in filter", "GET", "RC.json?PhoneNumber=%00", {}, 400),
+    ("NUL in name filter", "GET", "RC?FriendlyName=a%00", {}, 400),
     ("huge Page", "GET", "RC", {"params": {"Page": "9" * 4000}}, 400),
     ("negative Page", "GET", "RC", {"params": {"Page": "-1"}}, 400),
     ("PageSize 0", "GET", "RC", {"params": {"PageSize": "0"}}, 400),

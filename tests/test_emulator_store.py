@@ -674,6 +674,17 @@ def test_restcomm_create_refusals_and_sip(store: Store, rc: Restcomm) -> None:
     assert "1234" not in pool(store)  # SIP numbers never enter the pool
 
 
+def test_restcomm_filters_refuse_control_characters(store: Store, rc: Restcomm) -> None:
+    me = rc_account(store)
+    rc.create_incoming_phone_number(me, me.sid, {"PhoneNumber": pool(store)[0]})
+    assert rc.list_incoming_phone_numbers(me, me.sid, {"PhoneNumber": "1"})["total"] == 1
+    for name in ("PhoneNumber", "FriendlyName"):
+        for value in ("\x00", "1\x00", "\t", "a\nb", "\x7f"):
+            error = refused(rc.list_incoming_phone_numbers, me, me.sid, {name: value})
+            assert (error.status, error.body) == (
+                400, f"{name} must not contain control characters")
+
+
 def test_restcomm_auth_matrix(store: Store, rc: Restcomm) -> None:
     demo, (sub1, sub2) = accounts.RESTCOMM_DEMO, accounts.RESTCOMM_DEMO_SUBS
     parent = rc.authenticate(basic(demo.username, demo.auth_token or ""))
