@@ -4,10 +4,61 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
+import socket
+import sqlite3
 import sys
 
 from emulator import accounts
 from emulator.store import SchemaTooNew, Store
+
+PUBLIC_DEMO_WARNING = (
+    "warning: --host {host} is not a loopback address: the demo accounts have fixed, published "
+    "credentials, so anyone who can reach port {port} can use them"
+)
+
+
+def _is_loopback_address(text: str) -> bool:
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone (%eth0)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback one (127.0.0.0/8, ::1)."""
+    host = host.strip("[]")
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    if _is_loopback_address(host):
+        return True
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return bool(found) and all(_is_loopback_address(str(info[4][0])) for info in found)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, as uvicorn itself would bind it; OSError otherwise.
+
+    Binding here, not inside uvicorn, turns "address in use" into a one-line error instead of
+    a log record and exit code 3, and hands uvicorn the very socket that was checked.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def main(args: argparse.Namespace) -> int:
@@ -22,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
     except SchemaTooNew as exc:
         print(f"error: {args.db}: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         print(f"error: cannot open {args.db}: {exc}", file=sys.stderr)
         return 1
     if args.config:
@@ -32,8 +83,17 @@ def main(args: argparse.Namespace) -> int:
             print(f"error: {args.config}: {exc}", file=sys.stderr)
             return 1
         print(f"added {len(added)} accounts from {args.config}")
+    if not is_loopback(args.host):
+        print(PUBLIC_DEMO_WARNING.format(host=args.host, port=args.port), file=sys.stderr)
+        sys.stderr.flush()
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
     where = "in memory (lost on exit)" if args.db == ":memory:" else f"in {args.db}"
-    base = f"http://{args.host}:{args.port}"
+    shown_host = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
+    base = f"http://{shown_host}:{args.port}"
     print(f"numspec emulator: state {where}")
     print(f"  FreeClimb  {base}/apiserver")
     print(f"  Restcomm   {base}/restcomm/2012-04-24")
@@ -48,10 +108,8 @@ def main(args: argparse.Namespace) -> int:
     gc.freeze()
     # A page of 100 numbers allocates thousands of objects; collect the young ones less often.
     gc.set_threshold(20_000, 20, 100)
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                    access_log=False, server_header=False)
-    except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                           server_header=False))
+    with sock:
+        server.run(sockets=[sock])
+    return 0 if server.started else 1  # uvicorn has logged why it did not start

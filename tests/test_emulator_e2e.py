@@ -12,11 +12,14 @@ import asyncio
 import base64
 import hashlib
 import re
+import socket
+import subprocess
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +32,7 @@ from generated.freeclimb.client import AsyncFreeClimbClient, FreeClimbClient
 from generated.restcomm import models as rcm
 from generated.restcomm.client import AsyncRestcommClient, RestcommClient
 from generated.runtime import ApiError
-from tests.emulator_process import EmulatorProcess
+from tests.emulator_process import ROOT, EmulatorProcess, _environment, free_port, numspec_command
 
 Login = tuple[str, str]
 
@@ -1107,3 +1110,64 @@ def test_null_is_refused_where_the_contract_allows_no_null(env: Env) -> None:
         cleared = http.post(own, json={"campaignId": None}, auth=FC_DEMO)
         assert cleared.status_code == 200 and cleared.json()["campaignId"] is None
         assert http.delete(own, auth=FC_DEMO).status_code == 204
+
+
+# -- `numspec serve` that cannot start ---------------------------------------------------------------
+
+
+def serve(*args: str) -> subprocess.CompletedProcess[str]:
+    """`numspec serve ARGS` to its end (each of these refuses to start, so it ends at once)."""
+    return subprocess.run([*numspec_command(), "serve", *args], check=False, cwd=ROOT,
+                          env=_environment(), capture_output=True, text=True, timeout=120)
+
+
+def one_line_error(run: subprocess.CompletedProcess[str], *, warned: bool = False) -> str:
+    """The run ended with exit 1 and one `error:` line on stderr (after the public-demo
+    warning when `warned`); returns that line."""
+    lines = run.stderr.splitlines()
+    assert run.returncode == 1, (run.returncode, run.stdout, run.stderr)
+    assert "Traceback" not in run.stderr + run.stdout
+    assert len(lines) == 1 + warned, run.stderr
+    assert lines[0].startswith("warning: ") == warned, run.stderr
+    assert lines[-1].startswith("error: "), run.stderr
+    return lines[-1]
+
+
+@pytest.mark.parametrize("content", [b"this is not a database" * 300, b"SQLite format 3\x00" + b"\xff" * 5000])
+def test_serve_refuses_a_file_that_is_not_a_database(tmp_path: Path, content: bytes) -> None:
+    db = tmp_path / "notadb.db"
+    db.write_bytes(content)
+    line = one_line_error(serve("--db", str(db), "--port", str(free_port())))
+    assert line.startswith(f"error: cannot open {db}: ")
+    assert db.read_bytes() == content  # left as it was
+
+
+def test_serve_refuses_a_database_it_cannot_create() -> None:
+    line = one_line_error(serve("--db", "/proc/numspec-x.db", "--port", str(free_port())))
+    assert line.startswith("error: cannot open /proc/numspec-x.db: ")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_serve_on_a_busy_port_is_one_line(host: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line_error(serve("--db", ":memory:", "--host", host, "--port", str(port)))
+    assert line.startswith(f"error: cannot listen on {host}:{port}: ")
+
+
+def test_serve_warns_that_demo_accounts_are_public_off_loopback() -> None:
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine: the warning comes, then the bind
+    # fails, so nothing is ever exposed by the test.
+    port = free_port()
+    run = serve("--db", ":memory:", "--host", "192.0.2.1", "--port", str(port))
+    one_line_error(run, warned=True)
+    warning = run.stderr.splitlines()[0]
+    assert "192.0.2.1" in warning and "demo accounts" in warning and str(port) in warning
+    assert "anyone" in warning
+
+
+def test_serve_on_loopback_does_not_warn(env: Env) -> None:
+    log = env.server.log_text()
+    assert "numspec emulator: state" in log and "warning" not in log.lower()
