@@ -70,6 +70,7 @@ def main(args: argparse.Namespace) -> int:
     options = {} if args.inventory is None else {"inventory_size": args.inventory}
     try:
         store = Store(args.db, **options)
+        accounts.ensure_demo_accounts(store)  # on every start; never overwrites a changed one
     except SchemaTooNew as exc:
         print(f"error: {args.db}: {exc}", file=sys.stderr)
         return 1

@@ -209,7 +209,6 @@ class Store:
         *,
         inventory_size: int = inventory.DEFAULT_SIZE,
         inventory_seed: int = inventory.DEFAULT_SEED,
-        demo_accounts: bool = True,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.path = str(path)
@@ -227,10 +226,6 @@ class Store:
         with self.write() as conn:
             if _meta(conn, "inventory_seed") is None:
                 self._seed_inventory(conn, inventory_size, inventory_seed)
-        if demo_accounts:
-            from emulator import accounts  # accounts imports store; keep the cycle lazy
-
-            accounts.ensure_demo_accounts(self)
 
     # -- connections and transactions -------------------------------------------------
 

@@ -34,9 +34,16 @@ class Clock:
         return self.ms
 
 
+def open_store(path: str | Path, **options: Any) -> Store:
+    """A store with the demo accounts, as `numspec serve` opens one."""
+    store = Store(path, **options)
+    accounts.ensure_demo_accounts(store)
+    return store
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(tmp_path / "numspec.db", inventory_size=600)
+    db = open_store(tmp_path / "numspec.db", inventory_size=600)
     yield db
     db.close()
 
@@ -89,14 +96,14 @@ def basic(user: str, password: str) -> str:
 
 def test_file_database_uses_wal_and_keeps_data_across_restart(tmp_path: Path) -> None:
     path = tmp_path / "keep.db"
-    first = Store(path, inventory_size=50)
+    first = open_store(path, inventory_size=50)
     me = fc_demo(first)
     number = pool(first)[0]
     bought = FreeClimb(first).buy_a_phone_number(me, me.sid, {"phoneNumber": number})
     assert first.connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     first.close()
 
-    again = Store(path, inventory_size=9999)  # an existing pool is never re-seeded
+    again = open_store(path, inventory_size=9999)  # an existing pool is never re-seeded
     assert again.schema_version == SCHEMA_VERSION
     assert again.pool_size() == 49
     got = FreeClimb(again).get_an_incoming_number(me, me.sid, bought["phoneNumberId"])
@@ -161,7 +168,7 @@ def test_v1_database_file_opens_and_is_upgraded(tmp_path: Path) -> None:
     old.commit()
     old.close()
 
-    store = Store(path)
+    store = open_store(path)
     try:
         assert store.schema_version == SCHEMA_VERSION
         me = accounts.authenticate(store, "freeclimb", account_id, "key-1")
@@ -189,7 +196,7 @@ def test_database_from_a_newer_numspec_is_refused(tmp_path: Path) -> None:
 
 
 def test_memory_database_works_and_is_shared_between_threads() -> None:
-    store = Store(":memory:", inventory_size=20)
+    store = open_store(":memory:", inventory_size=20)
     me = fc_demo(store)
     fc = FreeClimb(store)
     numbers = pool(store)
@@ -215,8 +222,8 @@ def test_memory_database_works_and_is_shared_between_threads() -> None:
 
 
 def test_pool_is_deterministic_and_mixed(tmp_path: Path) -> None:
-    a = Store(tmp_path / "a.db", inventory_size=300)
-    b = Store(tmp_path / "b.db", inventory_size=300)
+    a = open_store(tmp_path / "a.db", inventory_size=300)
+    b = open_store(tmp_path / "b.db", inventory_size=300)
     try:
         assert pool(a) == pool(b)
         with a.read() as conn:
@@ -236,7 +243,7 @@ def test_pool_is_deterministic_and_mixed(tmp_path: Path) -> None:
 
 
 def test_default_pool_size_is_a_few_thousand() -> None:
-    store = Store(":memory:")
+    store = open_store(":memory:")
     assert store.pool_size() == inventory.DEFAULT_SIZE >= 5000
     store.close()
 
@@ -271,7 +278,7 @@ def test_unique_index_refuses_a_second_owner(store: Store, fc: FreeClimb) -> Non
 
 def test_concurrent_buys_of_one_number_have_exactly_one_winner(tmp_path: Path) -> None:
     path = tmp_path / "race.db"
-    stores = [Store(path, inventory_size=100), Store(path)]  # two "processes" on one file
+    stores = [open_store(path, inventory_size=100), open_store(path)]  # two "processes" on one file
     try:
         fc_me = fc_demo(stores[0])
         rc_me = rc_account(stores[0])
@@ -385,7 +392,7 @@ def test_pattern_error_names_re2s_reason(store: Store, fc: FreeClimb) -> None:
 
 def test_freeclimb_buy_get_update_delete(tmp_path: Path) -> None:
     clock = Clock()
-    store = Store(tmp_path / "fc.db", inventory_size=200, clock=clock)
+    store = open_store(tmp_path / "fc.db", inventory_size=200, clock=clock)
     fc = FreeClimb(store)
     me = fc_demo(store)
     number = pool(store, "tollfree")[0]
@@ -469,7 +476,7 @@ def test_freeclimb_auth(store: Store, fc: FreeClimb) -> None:
 
 def test_freeclimb_paging_across_pages(tmp_path: Path) -> None:
     clock = Clock()
-    store = Store(tmp_path / "pages.db", inventory_size=400, clock=clock)
+    store = open_store(tmp_path / "pages.db", inventory_size=400, clock=clock)
     fc = FreeClimb(store)
     me = fc_demo(store)
     empty = fc.list_incoming_numbers(me, me.sid)
@@ -611,7 +618,7 @@ def test_freeclimb_available_numbers(store: Store, fc: FreeClimb) -> None:
 
 def test_restcomm_create_shapes_and_defaults(tmp_path: Path) -> None:
     clock = Clock(1_443_023_747_000)  # Wed, 23 Sep 2015 15:55:47 +0000
-    store = Store(tmp_path / "rc.db", inventory_size=200, clock=clock)
+    store = open_store(tmp_path / "rc.db", inventory_size=200, clock=clock)
     rc = Restcomm(store)
     me = rc_account(store)
     number = pool(store, "local")[0]
@@ -727,7 +734,7 @@ def md5_of(text: str) -> str:
 
 def test_restcomm_update_and_delete(tmp_path: Path) -> None:
     clock = Clock()
-    store = Store(tmp_path / "upd.db", inventory_size=50, clock=clock)
+    store = open_store(tmp_path / "upd.db", inventory_size=50, clock=clock)
     rc = Restcomm(store)
     me = rc_account(store)
     number = pool(store)[0]
@@ -875,12 +882,31 @@ parent_sid = "{parent}"
         accounts.load_accounts_file(store, orphan)
 
 
+def test_the_store_alone_makes_no_accounts(tmp_path: Path) -> None:
+    """Accounts sit above the store: opening one creates none; ensure_demo_accounts does, once,
+    and never overwrites an account a user changed."""
+    store = Store(tmp_path / "bare.db", inventory_size=1)
+    try:
+        with store.read() as conn:
+            assert conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 0
+        accounts.ensure_demo_accounts(store)
+        demo = accounts.FREECLIMB_DEMO.username
+        accounts.add_freeclimb_account(store, demo, "changed-key")
+        accounts.ensure_demo_accounts(store)
+        with store.read() as conn:
+            assert conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == len(
+                accounts.demo_logins())
+        assert accounts.authenticate(store, "freeclimb", demo, "changed-key") is not None
+    finally:
+        store.close()
+
+
 def test_demo_accounts_are_printable_and_stable(tmp_path: Path) -> None:
     text = accounts.describe_demo_logins()
     for login in accounts.demo_logins():
         assert login.username in text and login.password in text
-    a = Store(tmp_path / "1.db", inventory_size=1)
-    b = Store(tmp_path / "2.db", inventory_size=1)
+    a = open_store(tmp_path / "1.db", inventory_size=1)
+    b = open_store(tmp_path / "2.db", inventory_size=1)
     try:
         for login in accounts.demo_logins():
             secret = login.auth_token or login.password
