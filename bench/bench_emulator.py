@@ -134,6 +134,7 @@ def seed_database(path: Path, count: int) -> tuple[str, str, str]:
     from emulator.store import Store
 
     store = Store(path)
+    accounts.ensure_demo_accounts(store)
     account = accounts.FREECLIMB_DEMO.username
     FreeClimb(store).seed_numbers(account, count)
     store.close()

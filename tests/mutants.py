@@ -494,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         store = Store(args.db)
+        accounts.ensure_demo_accounts(store)
     except (OSError, sqlite3.Error) as exc:
         print(f"error: cannot open {args.db}: {exc}", file=sys.stderr)
         return 1
