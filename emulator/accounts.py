@@ -5,8 +5,6 @@ Secrets stay out of logs and reprs, and are compared with ``hmac.compare_digest`
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -228,21 +226,6 @@ def is_self_or_ancestor(store: Store, actor_sid: str, account_sid: str) -> bool:
 
 
 # -- credentials ------------------------------------------------------------------------
-
-
-def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
-    """``Basic base64(user:password)`` → (user, password); None when absent or malformed."""
-    if not header:
-        return None
-    scheme, _, encoded = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
 
 
 def _same(a: str, b: str) -> bool:

@@ -17,17 +17,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator import accounts
 from emulator.accounts import Account
 from emulator.errors import (
     FC_INVALID,
+    FC_METHOD_NOT_ALLOWED,
     FC_MISSING,
     FC_NOT_FOUND,
     FC_NOT_JSON,
     FC_TOO_LARGE,
     ProviderError,
     freeclimb_error,
-    freeclimb_unauthorized,
     restcomm_error,
 )
 from emulator.freeclimb_logic import FreeClimb
@@ -40,8 +39,6 @@ from generated.restcomm import server as rc_server
 from generated.runtime import ApiError
 
 MAX_BODY_BYTES = 64 * 1024  # number bodies are a few hundred bytes; anything near this is abuse
-FC_METHOD_NOT_ALLOWED = (2, "Method Not Allowed")
-FC_NOT_ACCEPTABLE = (81, "Invalid Parameter")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 # The stubs' problems for a JSON body that is not a JSON object (generated/serving.py).
 _NOT_JSON_PROBLEMS = ("the body is not valid JSON", "the body must be a JSON object")
@@ -79,14 +76,14 @@ class FreeClimbService:
         self.logic = FreeClimb(store)
         self.store = store
 
-    async def authenticate(self, credentials: tuple[str, str] | None, account: str | None) -> Any:
-        caller = accounts.authenticate(self.store, "freeclimb", *credentials) if credentials else None
-        if caller is None:
-            raise _answer(freeclimb_unauthorized())
-        return caller
+    async def authenticate(self, credentials: tuple[str, str] | None, account: str | None) -> Account:
+        try:
+            return self.logic.login(credentials)
+        except ProviderError as error:
+            raise _answer(error) from None
 
     def reject(self, status: int, problem: str, operation: str, field: str | None) -> ApiError:
-        kinds = {405: FC_METHOD_NOT_ALLOWED, 406: FC_NOT_ACCEPTABLE, 413: FC_TOO_LARGE,
+        kinds = {405: FC_METHOD_NOT_ALLOWED, 406: FC_INVALID, 413: FC_TOO_LARGE,
                  415: FC_NOT_JSON}
         if status == 400 and problem.startswith(_NOT_JSON_PROBLEMS):
             kind = FC_NOT_JSON  # a body that does not parse, or is not an object

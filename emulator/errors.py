@@ -40,6 +40,7 @@ class ProviderError(Exception):
 # FreeClimb error numbers. 0, 1, 3, 9, 50, 80 and 108 appear in the provider's own material;
 # 51 (forbidden) and 81 (invalid value) are ours, as FreeClimb publishes no number for them.
 FC_NOT_FOUND = (1, "Not Found")
+FC_METHOD_NOT_ALLOWED = (2, "Method Not Allowed")
 FC_TOO_LARGE = (3, "BadRequestBody")
 FC_NOT_JSON = (9, "Invalid JSON")
 FC_UNAUTHORIZED = (50, "Unauthorized To Make Request")

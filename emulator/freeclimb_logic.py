@@ -13,12 +13,10 @@ client follows ``nextPageUri`` without sending the filters again.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import re
 import secrets
 import sqlite3
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +24,7 @@ import re2  # type: ignore[import-untyped]
 
 from emulator import accounts, inventory
 from emulator.accounts import Account
+from emulator.dates import rfc1123, utc_second
 from emulator.errors import (
     FC_CONFLICT,
     FC_FORBIDDEN,
@@ -84,30 +83,6 @@ AVAILABLE_FILTERS = (
 # -- wire formats -----------------------------------------------------------------------
 
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-@functools.lru_cache(maxsize=4096)
-def _second(seconds: int) -> tuple[str, str]:
-    """One UTC second as RFC 1123 text and as ISO 8601 without the fraction. Written by hand
-    (no locale, no datetime objects) and cached: a page of 100 numbers formats 400 dates."""
-    t = time.gmtime(seconds)
-    clock = f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-    day = f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d}"
-    return f"{day} {clock} GMT", f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{clock}"
-
-
-def rfc1123(ms: int) -> str:
-    """``Mon, 07 Nov 2016 15:25:18 GMT``"""
-    return _second(ms // 1000)[0]
-
-
-def iso8601(ms: int) -> str:
-    """``2016-11-07T15:25:18.358Z``"""
-    return f"{_second(ms // 1000)[1]}.{ms % 1000:03d}Z"
-
-
 def _flag(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
@@ -131,8 +106,8 @@ def _number_json(values: Sequence[Any]) -> dict[str, Any]:
     (_, sid, account, phone_number, _, country, region, _, voice, sms, toll_free, ten_dlc,
      short_code, created, updated, alias, application, campaign, tfn, offnet, revision,
      assigned) = values
-    created_text, created_iso = _second(created // 1000)
-    updated_text, updated_iso = _second(updated // 1000)
+    created_text, created_iso = utc_second(created // 1000)
+    updated_text, updated_iso = utc_second(updated // 1000)
     voice, sms = _flag(voice), _flag(sms)
     return {
         "uri": f"/Accounts/{account}/IncomingPhoneNumbers/{sid}",
@@ -309,12 +284,8 @@ class FreeClimb:
 
     # auth
 
-    def authenticate(self, authorization: str | None) -> Account:
-        """Check an ``Authorization`` header: Basic accountId:apiKey. 401 otherwise."""
-        return self.login(accounts.parse_basic_auth(authorization))
-
     def login(self, credentials: tuple[str, str] | None) -> Account:
-        """Check already-decoded Basic credentials (user, password). 401 otherwise."""
+        """Check decoded Basic credentials: (accountId, apiKey). 401 otherwise."""
         if credentials is None:
             raise freeclimb_unauthorized()
         account = accounts.authenticate(self.store, "freeclimb", *credentials)

@@ -30,13 +30,13 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import phonenumbers
 
 from emulator import accounts, inventory
 from emulator.accounts import Account
+from emulator.dates import rfc2822
 from emulator.errors import ProviderError, restcomm_error, restcomm_unauthorized
 from emulator.store import Record, Store, count_numbers
 
@@ -79,18 +79,6 @@ _SORT_COLUMNS = {"PhoneNumber": "phone_number", "FriendlyName": "friendly_name"}
 
 
 # -- wire formats -----------------------------------------------------------------------
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def rfc2822(ms: int) -> str:
-    """Java's ``EEE, d MMM yyyy HH:mm:ss Z`` in UTC: ``Wed, 23 Sep 2015 15:55:47 +0000``.
-    Written by hand so the host's locale cannot change the names."""
-    t = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return (f"{_DAYS[t.weekday()]}, {t.day} {_MONTHS[t.month - 1]} {t.year} "
-            f"{t:%H:%M:%S} +0000")
-
 
 def number_json(row: Record, fmt: Fmt = "json", *,
                 application_names: bool = False) -> dict[str, Any]:
@@ -314,14 +302,10 @@ class Restcomm:
 
     # auth
 
-    def authenticate(self, authorization: str | None) -> Account:
-        """Basic auth with the AccountSid or email, and the auth token or a password whose
-        MD5 is the token. 401 (with WWW-Authenticate) otherwise; 403 if the account is not
-        active."""
-        return self.login(accounts.parse_basic_auth(authorization))
-
     def login(self, credentials: tuple[str, str] | None) -> Account:
-        """Check already-decoded Basic credentials (user, password), as ``authenticate``."""
+        """Check decoded Basic credentials: the AccountSid or email, and the auth token or a
+        password whose MD5 is the token. 401 (with WWW-Authenticate) otherwise; 403 if the
+        account is not active."""
         if credentials is None:
             raise restcomm_unauthorized()
         account = accounts.authenticate(self.store, "restcomm", *credentials)

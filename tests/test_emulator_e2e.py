@@ -978,6 +978,16 @@ def test_freeclimb_body_that_is_not_a_json_object_is_invalid_json(env: Env) -> N
         assert (missing.status_code, missing.json()["code"]) == (400, 80)
 
 
+def test_freeclimb_method_not_allowed_is_code_2(env: Env) -> None:
+    path = f"/apiserver/Accounts/{FC_DEMO[0]}/IncomingPhoneNumbers"
+    with env.raw() as http:
+        for method, url in (("PATCH", path), ("PUT", f"{path}/PN{'0' * 40}"),
+                            ("DELETE", "/apiserver/AvailablePhoneNumbers")):
+            answer = http.request(method, url, auth=FC_DEMO)
+            assert answer.status_code == 405, (method, url)
+            assert (answer.json()["code"], answer.json()["call"]) == (2, "Method Not Allowed")
+
+
 NASTY: list[tuple[str, str, str, dict[str, Any], int]] = [
     # (what, method, path (FC = FreeClimb list, RC = Restcomm list), httpx kwargs, status)
     ("JSON array body", "POST", "FC", {"json": [1, 2]}, 400),

@@ -85,12 +85,6 @@ def refused(call: Any, *args: Any, **kwargs: Any) -> ProviderError:
     return info.value
 
 
-def basic(user: str, password: str) -> str:
-    import base64
-
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
 # -- files, versions, restart -------------------------------------------------------------
 
 
@@ -461,10 +455,10 @@ def test_freeclimb_buy_refusals(store: Store, fc: FreeClimb) -> None:
 
 def test_freeclimb_auth(store: Store, fc: FreeClimb) -> None:
     login = accounts.FREECLIMB_DEMO
-    assert fc.authenticate(basic(login.username, login.password)).sid == login.username
-    for header in (None, "", "Bearer x", "Basic !!!", basic(login.username, "wrong"),
-                   basic("AC" + "0" * 40, login.password)):
-        error = refused(fc.authenticate, header)
+    assert fc.login((login.username, login.password)).sid == login.username
+    for credentials in (None, ("", ""), (login.username, "wrong"), (login.username, ""),
+                        ("AC" + "0" * 40, login.password)):
+        error = refused(fc.login, credentials)
         assert error.status == 401 and error.headers["WWW-Authenticate"].startswith("Basic")
     me = fc_demo(store)
     other = accounts.add_freeclimb_account(store, "AC" + "e" * 40, "other-key")
@@ -694,12 +688,12 @@ def test_restcomm_filters_refuse_control_characters(store: Store, rc: Restcomm) 
 
 def test_restcomm_auth_matrix(store: Store, rc: Restcomm) -> None:
     demo, (sub1, sub2) = accounts.RESTCOMM_DEMO, accounts.RESTCOMM_DEMO_SUBS
-    parent = rc.authenticate(basic(demo.username, demo.auth_token or ""))
-    assert rc.authenticate(basic(demo.email or "", demo.password)).sid == parent.sid
-    assert rc.authenticate(basic(demo.username, demo.password)).sid == parent.sid
-    for header in (None, basic(demo.username, "wrong"), basic("nobody@x", demo.password),
-                   basic(demo.email or "", md5_of(demo.auth_token or ""))):
-        error = refused(rc.authenticate, header)
+    parent = rc.login((demo.username, demo.auth_token or ""))
+    assert rc.login((demo.email or "", demo.password)).sid == parent.sid
+    assert rc.login((demo.username, demo.password)).sid == parent.sid
+    for credentials in (None, (demo.username, "wrong"), ("nobody@x", demo.password),
+                        (demo.email or "", md5_of(demo.auth_token or ""))):
+        error = refused(rc.login, credentials)
         assert (error.status, error.body) == (401, None)
         assert error.headers == {"WWW-Authenticate": 'Basic realm="Restcomm realm"'}
     child = rc_account(store, sub1)
@@ -723,9 +717,9 @@ def test_restcomm_auth_matrix(store: Store, rc: Restcomm) -> None:
     assert refused(rc.get_incoming_phone_number, parent, child.sid, "PN" + "0" * 32).status == 404
     assert refused(rc.list_incoming_phone_numbers, parent, "AC" + "7" * 32).status == 404
     fc_account = accounts.FREECLIMB_DEMO
-    assert refused(rc.authenticate, basic(fc_account.username, fc_account.password)).status == 401
+    assert refused(rc.login, (fc_account.username, fc_account.password)).status == 401
     accounts.add_restcomm_account(store, "AC" + "5" * 32, "t", status="suspended")
-    assert refused(rc.authenticate, basic("AC" + "5" * 32, "t")).status == 403
+    assert refused(rc.login, ("AC" + "5" * 32, "t")).status == 403
 
 
 def md5_of(text: str) -> str:
