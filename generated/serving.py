@@ -126,7 +126,9 @@ async def read_form_body(
         raise impl.reject(400, "the body is not UTF-8", op, None) from None
     if not pairs and not required:
         return None
-    data = dict(pairs)
+    data: dict[str, str] = {}
+    for key, value in pairs:
+        data.setdefault(key, value)  # the first of repeated fields wins, as in Jersey's getFirst
     refuse_loose_booleans(model, data, impl, op)
     return validate(model, data, impl, op)
 

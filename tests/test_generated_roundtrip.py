@@ -623,6 +623,12 @@ def test_restcomm_errors_and_stub_validation(fresh: Loopback) -> None:
     answer = httpx.post(f"{base}.json", auth=auth,
                         data={"PhoneNumber": "+16505550000", "FriendlyName": "z" * MAX_BODY})
     assert answer.status_code == 413
+    # A repeated form field: the first one counts (Jersey's getFirst on the real server).
+    answer = httpx.post(f"{base}.json", auth=auth, content="PhoneNumber=%2B16505550199&PhoneNumber=bad",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 200 and answer.json()["phone_number"] == "+16505550199", answer.text
+    answer = httpx.delete(f"{base}/{answer.json()['sid']}.json", auth=auth)
+    assert answer.status_code == 204
     answer = httpx.post(f"{base}.json", auth=auth, data={"FriendlyName": "no number"})
     assert answer.status_code == 400 and "PhoneNumber" in answer.text
     answer = httpx.post(f"{base}.json", auth=auth, data={"PhoneNumber": "+1650", "VoiceMethod": "PATCH"})
