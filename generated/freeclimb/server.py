@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,7 +37,6 @@ __all__ = [
     "UpdateAnIncomingNumberParams",
     "create_router",
 ]
-_ = Literal  # parameter models may use it
 
 
 class ListIncomingNumbersParams(BaseModel):

@@ -50,7 +50,6 @@ __all__ = [
     "UpdateIncomingPhoneNumberPutParams",
     "create_router",
 ]
-_ = Literal  # parameter models may use it
 
 
 class ListIncomingPhoneNumbersParams(BaseModel):

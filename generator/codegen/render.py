@@ -181,6 +181,10 @@ def _not_allowed_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "others": [m for m in ALL_METHODS if m not in methods]}
 
 
+def _uses_literal(provider: Provider) -> bool:
+    return any(p.annotation.startswith("Literal[") for op in provider.operations for p in op.params)
+
+
 def _serving_imports(provider: Provider) -> list[str]:
     """What a provider's stubs take from serving.py, sorted as isort wants."""
     names = {"error_response", "parse_params", "reply"}
@@ -208,7 +212,7 @@ def environment() -> jinja2.Environment:
         pyrepr=_pyrepr, fpath=_fpath, result_type=_result_type, error_models=_error_models,
         field_args=_field_args, snake=snake, routes=_routes,
         exported_names=_exported_names, route_table=_route_table, path_key=_path_key,
-        serving_imports=_serving_imports)
+        serving_imports=_serving_imports, uses_literal=_uses_literal)
     env.globals.update(JSON=JSON, XML=XML, FORM=FORM)
     return env
 
