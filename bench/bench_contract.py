@@ -62,7 +62,7 @@ def _environment() -> dict[str, str]:
 def _numspec() -> list[str]:
     if NUMSPEC.exists():
         return [str(NUMSPEC)]
-    return [sys.executable, "-c", "import sys; from generator.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from numspec.generator.cli import main; sys.exit(main())"]
 
 
 @contextmanager
@@ -113,8 +113,8 @@ def run_numspec(provider: str, base: str, max_examples: int | None) -> Result:
 
 def run_plain(provider: str, base: str, max_examples: int | None, folder: Path) -> Result:
     """The same document and config through Schemathesis alone (no numspec hooks or checks)."""
-    from generator.contract import config_toml, provider_document
-    from generator.specload import load
+    from numspec.generator.contract import config_toml, provider_document
+    from numspec.generator.specload import load
 
     user, password = ACCOUNTS[provider]
     spec = folder / f"{provider}.json"

@@ -129,9 +129,9 @@ def start(name: str, args: Sequence[str], port: int, probe: str, timeout: float 
 def seed_database(path: Path, count: int) -> tuple[str, str, str]:
     """A fresh database whose FreeClimb demo account owns `count` numbers; returns the account,
     its API key and the id of a number in the middle."""
-    from emulator import accounts
-    from emulator.freeclimb_logic import FreeClimb
-    from emulator.store import Store
+    from numspec.emulator import accounts
+    from numspec.emulator.freeclimb_logic import FreeClimb
+    from numspec.emulator.store import Store
 
     store = Store(path)
     accounts.ensure_demo_accounts(store)

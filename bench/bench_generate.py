@@ -3,7 +3,7 @@
 Baselines are measured here, side by side, never remembered from another machine:
 
 * datamodel-code-generator's `generate()` with numspec's own model config
-  (`generator.codegen.render.model_config()`) on the bundled document generated/openapi.json:
+  (`numspec.generator.codegen.render.model_config()`) on the bundled document generated/openapi.json:
   what numspec adds on top of the one tool it cannot do without (load, lint, the IR, per-provider
   models, Jinja clients and stubs, the manifest, the atomic write);
 * a full `numspec generate` from the command line: what `--check` costs when nothing changed
@@ -31,10 +31,10 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from generator import codegen
-from generator.codegen import generate_files, refuse_unsound
-from generator.codegen.render import model_config
-from generator.specload import DEFAULT_SPEC, load
+from numspec.generator import codegen
+from numspec.generator.codegen import generate_files, refuse_unsound
+from numspec.generator.codegen.render import model_config
+from numspec.generator.specload import DEFAULT_SPEC, load
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "generated" / "openapi.json"
@@ -42,7 +42,7 @@ NUMSPEC = Path(sys.executable).parent / "numspec"
 DCG_ALONE = """
 import sys, warnings
 from datamodel_code_generator import generate
-from generator.codegen.render import model_config
+from numspec.generator.codegen.render import model_config
 warnings.simplefilter("ignore", FutureWarning)
 generate(open(sys.argv[1], encoding="utf-8").read(), config=model_config())
 """

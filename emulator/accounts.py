@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from emulator.store import Store
+from numspec.emulator.store import Store
 
 Provider = Literal["freeclimb", "restcomm"]
 

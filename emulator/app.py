@@ -12,13 +12,8 @@ from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI
 from fastapi.exception_handlers import http_exception_handler
-from pydantic import BaseModel
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
-
-from emulator.accounts import Account
-from emulator.errors import (
+from numspec.emulator.accounts import Account
+from numspec.emulator.errors import (
     FC_INVALID,
     FC_METHOD_NOT_ALLOWED,
     FC_MISSING,
@@ -29,14 +24,18 @@ from emulator.errors import (
     freeclimb_error,
     restcomm_error,
 )
-from emulator.freeclimb_logic import FreeClimb
-from emulator.restcomm_logic import Restcomm
-from emulator.store import Store
-from generated.freeclimb import models as fc
-from generated.freeclimb import server as fc_server
-from generated.restcomm import models as rc
-from generated.restcomm import server as rc_server
-from generated.runtime import ApiError
+from numspec.emulator.freeclimb_logic import FreeClimb
+from numspec.emulator.restcomm_logic import Restcomm
+from numspec.emulator.store import Store
+from numspec.generated.freeclimb import models as fc
+from numspec.generated.freeclimb import server as fc_server
+from numspec.generated.restcomm import models as rc
+from numspec.generated.restcomm import server as rc_server
+from numspec.generated.runtime import ApiError
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 MAX_BODY_BYTES = 64 * 1024  # number bodies are a few hundred bytes; anything near this is abuse
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -279,7 +278,7 @@ def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> 
     app.include_router(rc_server.create_router(RestcommService(store), max_body_bytes=MAX_BODY_BYTES),
                        prefix="/restcomm")
     if docs_document is not None:
-        from generator.docs import docs_app
+        from numspec.generator.docs import docs_app
 
         app.mount("/docs", docs_app(docs_document))
     return app

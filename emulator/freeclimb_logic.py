@@ -21,11 +21,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
-
-from emulator import accounts, inventory
-from emulator.accounts import Account
-from emulator.dates import rfc1123, utc_second
-from emulator.errors import (
+from numspec.emulator import accounts, inventory
+from numspec.emulator.accounts import Account
+from numspec.emulator.dates import rfc1123, utc_second
+from numspec.emulator.errors import (
     FC_CONFLICT,
     FC_FORBIDDEN,
     FC_INVALID,
@@ -35,7 +34,7 @@ from emulator.errors import (
     freeclimb_error,
     freeclimb_unauthorized,
 )
-from emulator.store import Record, Store, compile_pattern, count_numbers
+from numspec.emulator.store import Record, Store, compile_pattern, count_numbers
 
 PAGE_SIZE = 100
 LIST_CAP = 10_000

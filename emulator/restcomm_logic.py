@@ -33,12 +33,11 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import phonenumbers
-
-from emulator import accounts, inventory
-from emulator.accounts import Account
-from emulator.dates import rfc2822
-from emulator.errors import ProviderError, restcomm_error, restcomm_unauthorized
-from emulator.store import Record, Store, count_numbers
+from numspec.emulator import accounts, inventory
+from numspec.emulator.accounts import Account
+from numspec.emulator.dates import rfc2822
+from numspec.emulator.errors import ProviderError, restcomm_error, restcomm_unauthorized
+from numspec.emulator.store import Record, Store, count_numbers
 
 Fmt = Literal["json", "xml"]
 API_VERSION = "2012-04-24"

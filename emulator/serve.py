@@ -11,8 +11,8 @@ import sqlite3
 import sys
 from importlib import resources
 
-from emulator import accounts
-from emulator.store import SchemaTooNew, Store
+from numspec.emulator import accounts
+from numspec.emulator.store import SchemaTooNew, Store
 
 PUBLIC_DEMO_WARNING = (
     "warning: --host {host} is not a loopback address: the demo accounts have fixed, published "
@@ -65,8 +65,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 def main(args: argparse.Namespace) -> int:
     import uvicorn
-
-    from emulator.app import create_app
+    from numspec.emulator.app import create_app
 
     options = {} if args.inventory is None else {"inventory_size": args.inventory}
     try:
@@ -104,7 +103,7 @@ def main(args: argparse.Namespace) -> int:
     print(accounts.describe_demo_logins())
     sys.stdout.flush()
     # /docs shows the contract the stubs were generated from, not whatever spec/ holds now.
-    bundled = resources.files("generated").joinpath("openapi.json").read_text(encoding="utf-8")
+    bundled = resources.files("numspec.generated").joinpath("openapi.json").read_text(encoding="utf-8")
     app = create_app(store, docs_document=json.loads(bundled))
     # Everything built so far (the spec, models, routes) lives as long as the process: keep it
     # out of the collector's full passes, which otherwise stall a request now and then.

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
-
-from emulator import inventory
+from numspec.emulator import inventory
 
 DEFAULT_PATH = "numspec.db"
 MEMORY = ":memory:"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from generator.specload import DEFAULT_SPEC, SpecError
+from numspec.generator.specload import DEFAULT_SPEC, SpecError
 
 EPILOG = """\
 examples:
@@ -20,27 +21,27 @@ examples:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from generator import lint
+    from numspec.generator import lint
     return lint.main(args)
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from generator import codegen
+    from numspec.generator import codegen
     return codegen.main(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from emulator import serve
+    from numspec.emulator import serve
     return serve.main(args)
 
 
 def _contract(args: argparse.Namespace) -> int:
-    from generator import contract
+    from numspec.generator import contract
     return contract.main(args)
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from generator import docs
+    from numspec.generator import docs
     return docs.main(args)
 
 
@@ -65,14 +66,8 @@ def positive(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="numspec",
-        description="Tools for one OpenAPI 3.1 contract covering FreeClimb's and Restcomm's "
-                    "phone-number APIs.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+# One function per sub-command, so each command's options live (and change) in one place.
+def add_lint_command(sub: Any) -> None:
     p = sub.add_parser("lint", help="check that a contract is sound",
                        description="Validate a contract with openapi-spec-validator plus numspec's "
                                    "own rules (examples valid, no dangling $ref, security schemes "
@@ -84,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print findings only, not the table of operations")
     p.set_defaults(func=_lint)
 
+
+def add_generate_command(sub: Any) -> None:
     p = sub.add_parser("generate", help="generate models, clients and server stubs",
                        description="Generate Pydantic models, httpx clients and FastAPI server "
                                    "stubs per provider from the contract. Refuses an unsound "
@@ -94,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write nothing; exit 1 and list differences when the output is stale")
     p.set_defaults(func=_generate)
 
+
+def add_serve_command(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the emulator for both providers",
                        description="Serve FreeClimb under /apiserver and Restcomm under /restcomm "
                                    "from one process, with state in SQLite.")
@@ -106,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="TOML file with extra accounts")
     p.set_defaults(func=_serve)
 
+
+def add_contract_command(sub: Any) -> None:
     p = sub.add_parser("contract", help="prove a live server honours the contract",
                        description="Run Schemathesis against a live server for one provider, "
                                    "with numspec's provider checks on top.")
@@ -127,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
     p.set_defaults(func=_contract)
 
+
+def add_docs_command(sub: Any) -> None:
     p = sub.add_parser("docs", help="browse the contract as documentation",
                        description="'numspec docs build' writes one self-contained HTML file; "
                                    "'numspec docs' (or 'docs serve') serves it on loopback.")
@@ -136,6 +139,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=port, default=8001)
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
     p.set_defaults(func=_docs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="numspec",
+        description="Tools for one OpenAPI 3.1 contract covering FreeClimb's and Restcomm's "
+                    "phone-number APIs.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_lint_command(sub)
+    add_generate_command(sub)
+    add_serve_command(sub)
+    add_contract_command(sub)
+    add_docs_command(sub)
     return parser
 
 

@@ -29,11 +29,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-
-from generator.specload import LoadedSpec, SpecError, load
+from numspec.generator.specload import LoadedSpec, SpecError, load
 
 PROVIDER_ACCOUNT_PARAM = {"freeclimb": "accountId", "restcomm": "AccountSid"}
-HOOKS_MODULE = "generator.contract_checks"
+HOOKS_MODULE = "numspec.generator.contract_checks"
 # Schema-valid requests these operations may still refuse because of server state or rules a
 # schema cannot say: a number someone else owns (FreeClimb 409, Restcomm 400 `21452`), a page
 # past the last (Restcomm 400), a cursor the server never issued or a phoneNumber that is not

@@ -18,15 +18,14 @@ from urllib.parse import urlencode
 import jsonschema
 import requests
 import schemathesis
+from numspec.generated.runtime import from_xml
+from numspec.generator.codegen.ir import Parser
+from numspec.generator.contract import PROVIDER_ACCOUNT_PARAM
+from numspec.generator.specload import escape, resolve_pointer
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
-
-from generated.runtime import from_xml
-from generator.codegen.ir import Parser
-from generator.contract import PROVIDER_ACCOUNT_PARAM
-from generator.specload import escape, resolve_pointer
 
 DOC_URI = "urn:numspec:contract"
 SETTINGS: dict[str, str] = {}

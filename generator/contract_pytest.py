@@ -7,7 +7,7 @@ account path parameter bound to the user, read-only if asked, and numspec's chec
 buyable numbers) active for every case.
 
     # test_my_server.py
-    from generator.contract_pytest import contract_schema
+    from numspec.generator.contract_pytest import contract_schema
 
     schema = contract_schema(
         "freeclimb",                                  # or "restcomm"
@@ -37,11 +37,10 @@ import tomllib
 from typing import Any
 
 import schemathesis
+from numspec.generator import contract_checks
+from numspec.generator.contract import config_toml, parse_auth, provider_document
+from numspec.generator.specload import DEFAULT_SPEC, load
 from schemathesis.config import SchemathesisConfig
-
-from generator import contract_checks
-from generator.contract import config_toml, parse_auth, provider_document
-from generator.specload import DEFAULT_SPEC, load
 
 
 def contract_schema(

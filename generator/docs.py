@@ -32,8 +32,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator import specload
-from generator.specload import HTTP_METHODS
+from numspec.generator import specload
+from numspec.generator.specload import HTTP_METHODS
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

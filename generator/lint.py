@@ -16,6 +16,15 @@ from urllib.parse import quote
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import UnknownType, ValidationError
+from numspec.generator import specload
+from numspec.generator.specload import (
+    HTTP_METHODS,
+    Finding,
+    LoadedSpec,
+    pointer_join,
+    resolve_pointer,
+    unescape,
+)
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator.validation.exceptions import (
     DuplicateOperationIDError,
@@ -25,16 +34,6 @@ from openapi_spec_validator.validation.exceptions import (
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
-
-from generator import specload
-from generator.specload import (
-    HTTP_METHODS,
-    Finding,
-    LoadedSpec,
-    pointer_join,
-    resolve_pointer,
-    unescape,
-)
 
 Doc = dict[str, Any]
 Problem = tuple[str, str]  # (pointer in the bundled document, message)

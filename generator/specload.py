@@ -17,8 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import yaml
-
-from generator import oas30
+from numspec.generator import oas30
 
 DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "spec" / "openapi.yaml"
 
@@ -151,7 +150,7 @@ def root_file(path: str | Path | None = None) -> Path:
 def load(path: str | Path | None = None) -> LoadedSpec:
     """Read and bundle the contract whose root file is `path` (default: the project's spec).
 
-    An OpenAPI 3.0 document is rewritten as 3.1 (see `generator.oas30`), so the tools that
+    An OpenAPI 3.0 document is rewritten as 3.1 (see `numspec.generator.oas30`), so the tools that
     receive it handle one dialect.
     """
     loaded = _Bundler(root_file(path)).run()

@@ -21,7 +21,7 @@ def numspec_command() -> list[str]:
     script = Path(sys.executable).with_name("numspec")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from generator.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from numspec.generator.cli import main; sys.exit(main())"]
 
 
 def _environment() -> dict[str, str]:

@@ -26,18 +26,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import FastAPI
-
-from emulator import accounts
-from emulator.app import MAX_BODY_BYTES, FreeClimbService, RestcommService, create_app
-from emulator.freeclimb_logic import E164, FreeClimb
-from emulator.freeclimb_logic import page_fields as fc_page_fields
-from emulator.restcomm_logic import Restcomm
-from emulator.restcomm_logic import page_fields as rc_page_fields
-from emulator.store import Store
-from generated.freeclimb import models as fc
-from generated.freeclimb import server as fc_server
-from generated.restcomm import models as rc
-from generated.restcomm import server as rc_server
+from numspec.emulator import accounts
+from numspec.emulator.app import MAX_BODY_BYTES, FreeClimbService, RestcommService, create_app
+from numspec.emulator.freeclimb_logic import E164, FreeClimb
+from numspec.emulator.freeclimb_logic import page_fields as fc_page_fields
+from numspec.emulator.restcomm_logic import Restcomm
+from numspec.emulator.restcomm_logic import page_fields as rc_page_fields
+from numspec.emulator.store import Store
+from numspec.generated.freeclimb import models as fc
+from numspec.generated.freeclimb import server as fc_server
+from numspec.generated.restcomm import models as rc
+from numspec.generated.restcomm import server as rc_server
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

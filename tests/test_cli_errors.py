@@ -10,7 +10,7 @@ import pytest
 
 
 def numspec(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "generator.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "numspec.generator.cli", *map(str, args)],
                           check=False, capture_output=True, text=True, timeout=60)
 
 

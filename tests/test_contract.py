@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
+from numspec.emulator.accounts import FREECLIMB_DEMO, RESTCOMM_DEMO
 
-from emulator.accounts import FREECLIMB_DEMO, RESTCOMM_DEMO
 from tests.emulator_process import ROOT, EmulatorProcess, _environment, numspec_command
 from tests.mutants import MUTANTS
 

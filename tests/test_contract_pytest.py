@@ -1,4 +1,4 @@
-"""generator.contract_pytest: the contract suite as plain pytest tests, against real servers."""
+"""numspec.generator.contract_pytest: the contract suite as plain pytest tests, against real servers."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from numspec.emulator.accounts import FREECLIMB_DEMO
+from numspec.generator.contract_pytest import contract_schema
 
-from emulator.accounts import FREECLIMB_DEMO
-from generator.contract_pytest import contract_schema
 from tests.emulator_process import _environment, free_port
 from tests.test_contract import mutant_server
 
@@ -39,7 +39,7 @@ def test_emulator_honours_the_contract(case: Any) -> None:
 
 
 USER_MODULE = """
-from generator.contract_pytest import contract_schema
+from numspec.generator.contract_pytest import contract_schema
 
 schema = contract_schema("freeclimb", {url!r}, {auth!r}, max_examples=5)
 

@@ -1,4 +1,4 @@
-"""generator.docs without a browser: embedding, filtering, equivalents, `numspec docs` on loopback."""
+"""numspec.generator.docs without a browser: embedding, filtering, equivalents, `numspec docs` on loopback."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from generator import docs, specload
+from numspec.generator import docs, specload
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -210,7 +209,7 @@ def test_docs_app_serves_the_try_it_page(document: dict[str, Any]) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "generator.cli", *args], cwd=ROOT, check=False,
+    return subprocess.run([sys.executable, "-m", "numspec.generator.cli", *args], cwd=ROOT, check=False,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -233,7 +232,7 @@ def free_port() -> int:
 
 def test_serve_answers_on_loopback_and_stops_cleanly_on_ctrl_c() -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "generator.cli", "docs", "serve", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "numspec.generator.cli", "docs", "serve", "--port",
                              str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from numspec.emulator import accounts
+from numspec.generated.freeclimb.client import FreeClimbClient
+from numspec.generated.freeclimb.models import BuyIncomingNumberRequest
+from numspec.generator import docs, specload
 from playwright.sync_api import BrowserContext, Page, Playwright, Request, Route, sync_playwright
 
-from emulator import accounts
-from generated.freeclimb.client import FreeClimbClient
-from generated.freeclimb.models import BuyIncomingNumberRequest
-from generator import docs, specload
 from tests.emulator_process import EmulatorProcess
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"

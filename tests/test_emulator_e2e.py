@@ -24,14 +24,14 @@ from typing import Any
 
 import httpx
 import pytest
+from numspec.emulator import accounts
+from numspec.emulator.inventory import national_format
+from numspec.generated.freeclimb import models as fcm
+from numspec.generated.freeclimb.client import AsyncFreeClimbClient, FreeClimbClient
+from numspec.generated.restcomm import models as rcm
+from numspec.generated.restcomm.client import AsyncRestcommClient, RestcommClient
+from numspec.generated.runtime import ApiError
 
-from emulator import accounts
-from emulator.inventory import national_format
-from generated.freeclimb import models as fcm
-from generated.freeclimb.client import AsyncFreeClimbClient, FreeClimbClient
-from generated.restcomm import models as rcm
-from generated.restcomm.client import AsyncRestcommClient, RestcommClient
-from generated.runtime import ApiError
 from tests.emulator_process import ROOT, EmulatorProcess, _environment, free_port, numspec_command
 
 Login = tuple[str, str]

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from emulator import accounts, inventory
-from emulator.accounts import Account
-from emulator.errors import ProviderError
-from emulator.freeclimb_logic import FreeClimb
-from emulator.restcomm_logic import Restcomm, like_to_glob
-from emulator.store import SCHEMA_VERSION, SchemaTooNew, Store, compile_pattern
+from numspec.emulator import accounts, inventory
+from numspec.emulator.accounts import Account
+from numspec.emulator.errors import ProviderError
+from numspec.emulator.freeclimb_logic import FreeClimb
+from numspec.emulator.restcomm_logic import Restcomm, like_to_glob
+from numspec.emulator.store import SCHEMA_VERSION, SchemaTooNew, Store, compile_pattern
 
 RFC1123 = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$")
 RFC2822 = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [1-9]\d? [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000$")

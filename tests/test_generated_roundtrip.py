@@ -18,14 +18,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from numspec.generated.freeclimb import models as fc
+from numspec.generated.freeclimb.client import AsyncFreeClimbClient, FreeClimbClient
+from numspec.generated.freeclimb.server import create_router as freeclimb_router
+from numspec.generated.restcomm import models as rc
+from numspec.generated.restcomm.client import AsyncRestcommClient, RestcommClient
+from numspec.generated.restcomm.server import create_router as restcomm_router
+from numspec.generated.runtime import ApiError
 
-from generated.freeclimb import models as fc
-from generated.freeclimb.client import AsyncFreeClimbClient, FreeClimbClient
-from generated.freeclimb.server import create_router as freeclimb_router
-from generated.restcomm import models as rc
-from generated.restcomm.client import AsyncRestcommClient, RestcommClient
-from generated.restcomm.server import create_router as restcomm_router
-from generated.runtime import ApiError
 from tests.loopback_server import serve
 
 FC_ACCOUNT = "AC" + "a1" * 20
@@ -655,8 +655,8 @@ def test_restcomm_booleans_and_empty_text_survive_both_formats(fresh: Loopback) 
 def test_restcomm_null_methods_are_empty_elements_in_xml() -> None:
     """The contract marks `*Method` with x-numspec-null: empty: written `<VoiceMethod/>`, not
     left out like other nulls, and read back as null."""
-    from generated.restcomm.wire import XML_SHAPES
-    from generated.runtime import from_xml, to_xml
+    from numspec.generated.restcomm.wire import XML_SHAPES
+    from numspec.generated.runtime import from_xml, to_xml
 
     shape = XML_SHAPES["IncomingPhoneNumberXmlResponse"]
     text = to_xml({"IncomingPhoneNumber": {"sid": "PN" + "0" * 32, "voice_method": None,

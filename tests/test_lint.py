@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from generator import cli, specload
-from generator.lint import lint
+from numspec.generator import cli, specload
+from numspec.generator.lint import lint
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "lint"
@@ -288,7 +287,7 @@ def numspec_command() -> list[str]:
     """The installed console script; `python -m generator.cli` (same entry point) when the
     project is not installed into this interpreter's environment."""
     script = Path(sys.executable).with_name("numspec")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "generator.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "numspec.generator.cli"]
 
 
 @pytest.mark.parametrize("file", ["openapi.yaml", "widgets.yaml"])

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from numspec.generator import specload
 
-from generator import specload
 from tests.data import seed_fields as seeds
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

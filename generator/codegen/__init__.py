@@ -18,8 +18,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from generator.codegen.ir import Parser, UnsupportedSpec
-from generator.specload import Finding, LoadedSpec, SpecError, load, root_file
+from numspec.generator.codegen.ir import Parser, UnsupportedSpec
+from numspec.generator.specload import Finding, LoadedSpec, SpecError, load, root_file
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "generated"
 MANIFEST = "MANIFEST.json"
@@ -59,7 +59,7 @@ def input_fingerprint(base: Path, names: list[str]) -> str:
 def generate_files(loaded: LoadedSpec, progress: bool = False) -> dict[str, str]:
     """Every output file (relative path -> text) for a sound, bundled contract."""
     # Imported here: datamodel-code-generator is slow to import and `--check` rarely needs it.
-    from generator.codegen.render import render_provider, render_runtime
+    from numspec.generator.codegen.render import render_provider, render_runtime
 
     parser = Parser(loaded.document)
     try:
@@ -150,7 +150,7 @@ def write_atomically(out: Path, files: dict[str, str]) -> None:
 
 
 def refuse_unsound(loaded: LoadedSpec) -> None:
-    from generator.lint import lint
+    from numspec.generator.lint import lint
 
     findings = lint(loaded)
     if findings:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator.specload import HTTP_METHODS, escape, resolve_pointer
+from numspec.generator.specload import HTTP_METHODS, escape, resolve_pointer
 
 SUPPORTED_METHODS = ("get", "put", "post", "delete", "patch")
 # OpenAPI: header parameters with these names "SHALL be ignored" (the transport owns them).

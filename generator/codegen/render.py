@@ -19,8 +19,7 @@ from datamodel_code_generator import (
 )
 from datamodel_code_generator.enums import DataModelType
 from datamodel_code_generator.format import Formatter
-
-from generator.codegen.ir import (
+from numspec.generator.codegen.ir import (
     FORM,
     JSON,
     XML,
