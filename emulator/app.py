@@ -278,7 +278,10 @@ def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> 
     app.include_router(rc_server.create_router(RestcommService(store), max_body_bytes=MAX_BODY_BYTES),
                        prefix="/restcomm")
     if docs_document is not None:
+        from numspec.emulator.accounts import FREECLIMB_DEMO, RESTCOMM_DEMO
         from numspec.generator.docs import docs_app
 
-        app.mount("/docs", docs_app(docs_document))
+        # "Try it out" starts with accounts this server has, so a first request is not refused.
+        demo = {"freeclimb": FREECLIMB_DEMO.username, "restcomm": RESTCOMM_DEMO.username}
+        app.mount("/docs", docs_app(docs_document, accounts=demo))
     return app

@@ -1,4 +1,5 @@
-"""numspec.generator.docs without a browser: embedding, filtering, equivalents, `numspec docs` on loopback."""
+"""numspec.generator.docs without a browser: templates, Markdown, embedding, filtering, equivalents,
+"Try it out" defaults, `numspec docs` on loopback."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from numspec.generator import docs, specload
+from numspec.generator import docs, docs_equivalents, docs_html, docs_split, specload
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,10 +63,10 @@ def test_embedded_json_cannot_end_the_script_element() -> None:
 
 
 def test_script_text_escapes_closing_tags_and_refuses_open_double_escape() -> None:
-    assert docs.script_text('x="</SCRIPT>"') == 'x="<\\/SCRIPT>"'
-    assert docs.script_text("a='<!--';b='<script>';c='-->'") == "a='<!--';b='<script>';c='-->'"
+    assert docs_html.script_text('x="</SCRIPT>"') == 'x="<\\/SCRIPT>"'
+    assert docs_html.script_text("a='<!--';b='<script>';c='-->'") == "a='<!--';b='<script>';c='-->'"
     with pytest.raises(ValueError):
-        docs.script_text("a='<!--';b='<script>'")
+        docs_html.script_text("a='<!--';b='<script>'")
 
 
 def test_page_loads_nothing_from_the_network(document: dict[str, Any]) -> None:
@@ -78,11 +79,11 @@ def test_page_loads_nothing_from_the_network(document: dict[str, Any]) -> None:
 
 def test_provider_documents_split_the_contract(document: dict[str, Any]) -> None:
     for prov in docs.providers(document):
-        doc = docs.provider_document(document, prov.tag)
-        ops = list(docs.iter_operations(doc))
+        doc = docs_split.provider_document(document, prov.tag)
+        ops = list(docs_split.iter_operations(doc))
         assert ops and all(prov.tag in op["tags"] for _, _, _, op in ops)
         expected = sum(prov.tag in (op.get("tags") or [])
-                       for _, _, _, op in docs.iter_operations(document))
+                       for _, _, _, op in docs_split.iter_operations(document))
         assert len(ops) == expected
         # Every $ref still resolves, and unused components are gone.
         text = json.dumps(doc)
@@ -103,14 +104,14 @@ def test_filtering_and_pruning_on_a_small_document() -> None:
     op["security"] = [{"basicA": []}]
     op["responses"]["200"]["content"] = {
         "application/json": {"schema": {"$ref": "#/components/schemas/Deep"}}}
-    a = docs.provider_document(doc, "a")
+    a = docs_split.provider_document(doc, "a")
     assert list(a["paths"]) == ["/a"]
     assert a["components"] == {"schemas": {"Used": {"type": "string"},
                                            "Deep": doc["components"]["schemas"]["Deep"]},
                                "securitySchemes": {"basicA": {"type": "http", "scheme": "basic"}}}
     assert a["servers"] == [{"url": "https://a.example/base"}]
     assert a["info"]["title"] == "Alpha"
-    b = docs.provider_document(doc, "b")
+    b = docs_split.provider_document(doc, "b")
     assert "servers" not in b  # /b names no server, so the root's (none) stay
     assert "components" not in b or not b["components"]
 
@@ -118,17 +119,17 @@ def test_filtering_and_pruning_on_a_small_document() -> None:
 def test_try_it_base_moves_servers_and_keeps_their_paths(document: dict[str, Any]) -> None:
     seen: dict[str, set[str]] = {}
     for prov in docs.providers(document):
-        doc = docs.provider_document(document, prov.tag, try_it_base="")
+        doc = docs_split.provider_document(document, prov.tag, try_it_base="")
         servers = list(doc["servers"])
         for item in doc["paths"].values():
             servers += item.get("servers", [])
-            servers += [s for m in docs.HTTP_METHODS for s in item.get(m, {}).get("servers", [])]
+            servers += [s for m in docs_split.HTTP_METHODS for s in item.get(m, {}).get("servers", [])]
         assert servers and all("variables" not in s for s in servers)
         seen[prov.tag] = {s["url"] for s in servers}
     assert seen == {"freeclimb": {"/apiserver"}, "restcomm": {"/restcomm"}}
-    assert docs._rebase("https://{host}:8443/x/y", "http://127.0.0.1:9") == "http://127.0.0.1:9/x/y"
-    assert docs._rebase("https://example.com", "") == "/"
-    assert docs._rebase("/v1", "http://h") == "http://h/v1"
+    assert docs_split._rebase("https://{host}:8443/x/y", "http://127.0.0.1:9") == "http://127.0.0.1:9/x/y"
+    assert docs_split._rebase("https://example.com", "") == "/"
+    assert docs_split._rebase("/v1", "http://h") == "http://h/v1"
 
 
 def test_equivalents_group_operations_and_fields() -> None:
@@ -168,7 +169,7 @@ def test_equivalents_group_operations_and_fields() -> None:
             "schema": {"$ref": "#/components/schemas/Number"}}}}},
     }
     doc["paths"]["/b"]["get"]["x-numspec-equivalent"] = "list"
-    eq = docs.equivalents(doc)
+    eq = docs_equivalents.equivalents(doc)
     assert list(eq.operations) == ["list", "get"]
     assert [o.operation_id for o in eq.operations["list"]["a"]] == ["a-get"]
     assert [o.operation_id for o in eq.operations["list"]["b"]] == ["b-get"]
@@ -189,10 +190,89 @@ def test_equivalents_without_annotations_say_so() -> None:
     assert "no such annotations" in text and "<table" not in text
 
 
-def test_markdown_subset_is_escaped() -> None:
-    out = docs.markdown_html("A `<b>` and **bold** <i>.\n\n* one\n  more\n* two")
-    assert out == ("<p>A <code>&lt;b&gt;</code> and <strong>bold</strong> &lt;i&gt;.</p>\n"
-                   "<ul><li>one more</li><li>two</li></ul>")
+MARKDOWN = """See [the guide](https://example.com/guide) first.
+
+1. one
+   * nested `a<b`
+2. two
+
+| Field | Meaning |
+|-------|---------|
+| **x** | the x   |
+
+<script>alert(1)</script> and <b>bold?</b> ![logo](https://example.com/logo.png)
+"""
+
+
+def test_descriptions_render_as_commonmark_with_raw_html_escaped() -> None:
+    out = str(docs_html.markdown(MARKDOWN))
+    assert '<a href="https://example.com/guide">the guide</a>' in out
+    assert re.search(r"<ol>\s*<li>one\s*<ul>\s*<li>nested <code>a&lt;b</code></li>\s*</ul>", out)
+    assert re.search(r"<table>.*<th>Field</th>.*<td><strong>x</strong></td>", out, re.DOTALL)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; and &lt;b&gt;bold?&lt;/b&gt;" in out
+    assert "<script" not in out and "<b>" not in out
+    assert "<img" not in out  # an image would be fetched: the page must load nothing
+    assert str(docs_html.markdown_inline("A `<b>` and **bold**")) == (
+        "A <code>&lt;b&gt;</code> and <strong>bold</strong>")
+
+
+def test_page_escapes_every_contract_text_it_shows() -> None:
+    doc = tiny_document()
+    doc["info"].update(title="T <script>x</script>", summary="<script>s</script>",
+                       description=MARKDOWN)
+    doc["tags"][0]["x-displayName"] = '"><script>t</script>'
+    doc["components"] = {"securitySchemes": {"<i>k</i>": {
+        "type": "http", "scheme": "basic", "description": "<script>d</script>"}}}
+    doc["paths"]["/a"]["get"]["security"] = [{"<i>k</i>": []}]
+    page = docs.build_html(doc)
+    # Outside our own three script elements no tag opens: everything the contract said is text.
+    outside, count = re.subn(r"<script[^>]*>.*?</script>", "", page, flags=re.DOTALL)
+    assert count == 3 and "<script" not in outside.lower()
+    assert "<title>T &lt;script&gt;x&lt;/script&gt;</title>" in page
+    assert '<p class="lead">&lt;script&gt;s&lt;/script&gt;</p>' in page
+    assert '<a href="https://example.com/guide">the guide</a>' in page  # Markdown still renders
+    assert "&lt;script&gt;d&lt;/script&gt;" in page and "<code>&lt;i&gt;k&lt;/i&gt;</code>" in page
+    assert 'data-view="a">&#34;&gt;&lt;script&gt;t&lt;/script&gt;</button>' in page
+
+
+def test_equivalents_paths_wrap_only_before_a_slash() -> None:
+    assert docs_html.path_segments("/2012-04-24/Accounts/{AccountSid}.json") == [
+        "/2012-04-24", "/Accounts", "/{AccountSid}.json"]
+    doc = tiny_document()
+    doc["paths"]["/a"]["get"]["x-numspec-equivalent"] = "list"
+    table = docs.equivalents_html(doc, docs.providers(doc))
+    assert '<code class="path"><span>/a</span></code>' in table
+    doc["paths"] = {"/x-1/y": doc["paths"]["/a"]}
+    table = docs.equivalents_html(doc, docs.providers(doc))
+    assert '<code class="path"><span>/x-1</span><wbr><span>/y</span></code>' in table
+
+
+def test_try_it_starts_with_the_servers_account_and_no_filters(document: dict[str, Any]) -> None:
+    demo = {"freeclimb": "AC" + "1" * 40, "restcomm": "AC" + "2" * 32}
+    page = docs.build_html(document, "", demo)
+    data = embedded_data(page)
+    assert data["tryIt"] is True
+    for prov in data["providers"]:
+        doc = prov["document"]
+        params = list(doc["components"]["parameters"].values())
+        for item in doc["paths"].values():
+            params += [p for m in docs_split.HTTP_METHODS for p in item.get(m, {}).get("parameters", [])]
+        params = [p for p in params if "$ref" not in p]
+        account = [p for p in params if p.get("x-numspec-account")]
+        assert account and all(p["example"] == demo[prov["tag"]] for p in account)
+        query = [p for p in params if p["in"] == "query"]
+        assert query and not any("example" in p or "examples" in p for p in query)
+    # The example stays readable: it moved into the description.
+    listing = data["providers"][0]["document"]["paths"]["/Accounts/{accountId}/IncomingPhoneNumbers"]
+    phone = next(p for p in listing["get"]["parameters"] if p.get("name") == "phoneNumber")
+    assert phone["description"].endswith("Example: `^\\+1312`")
+    assert "“Try it out” starts with the demo account <code>" + demo["restcomm"] in page
+    # The contract itself is untouched, and the read-only page keeps its examples.
+    assert data["contract"] == document
+    read_only = embedded_data(docs.build_html(document))
+    assert read_only["tryIt"] is False
+    fc = read_only["providers"][0]["document"]
+    assert fc["components"]["parameters"]["AccountId"]["example"].startswith("AC6910")
 
 
 def test_docs_app_serves_the_try_it_page(document: dict[str, Any]) -> None:
@@ -204,6 +284,7 @@ def test_docs_app_serves_the_try_it_page(document: dict[str, Any]) -> None:
     page, contract, missing = asyncio.run(fetch("/", "/openapi.json", "/nope"))
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert embedded_data(page.text)["options"]["supportedSubmitMethods"]
+    assert embedded_data(page.text)["tryIt"] is True
     assert contract.json() == document
     assert missing.status_code == 404
 
