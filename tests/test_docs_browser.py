@@ -5,6 +5,7 @@ Playwright drives the browser through `executable_path`, so it never downloads o
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,8 +123,9 @@ def test_file_page_renders_every_operation_of_both_providers(
     page.locator("#operations-freeclimb-get-an-incoming-number .opblock-summary-control").click()
     example = page.locator("#operations-freeclimb-get-an-incoming-number .responses-wrapper")
     assert "PN8e458139313ed1fea8599e1a1d290a958d2d778e" in example.inner_text()
-    # Read-only file: no "Try it out" anywhere.
+    # Read-only file: no "Try it out", and no Authorize button or lock, anywhere.
     assert page.locator(".try-out__btn").count() == 0
+    assert page.locator(".auth-wrapper .authorize, .authorization__btn").count() == 0
     assert recorder.errors == []
 
 
@@ -187,6 +189,83 @@ def test_equivalents_table_comes_from_the_extensions(
         "el => el.classList.contains('is-open')", arg=block.element_handle())
 
 
+# Each element's text split into the lines the browser laid it out on (by character boxes).
+RENDERED_LINES = """el => {
+  const lines = []; let top = null, line = "";
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.data.length; i++) {
+      const range = document.createRange(); range.setStart(node, i); range.setEnd(node, i + 1);
+      const box = range.getClientRects()[0];
+      if (!box) { continue; }
+      if (top !== null && Math.abs(box.top - top) > 2) { lines.push(line); line = ""; }
+      top = box.top; line += node.data[i];
+    }
+  }
+  lines.push(line); return lines;
+}"""
+
+
+def wrapped_paths(page: Page, selector: str) -> list[list[str]]:
+    return [el.evaluate(RENDERED_LINES) for el in page.locator(selector).all()]
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_paths_wrap_only_before_a_slash(context: BrowserContext, built_page: Path, tmp_path: Path,
+                                       document: dict[str, Any], width: int) -> None:
+    """Side by side and in the Equivalents tables, a long path breaks at a slash, never
+    inside a word (`/IncomingP` | `honeNumbers`) or a date (`/2012-04-` | `24`)."""
+    shots = Path(os.environ.get("NUMSPEC_SCREENSHOTS") or tmp_path)
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.goto(built_page.as_uri())
+    page.wait_for_selector('section[data-provider="restcomm"] .opblock')
+    page.screenshot(path=str(shots / f"docs-side-by-side-{width}.png"), full_page=True)
+    summaries = wrapped_paths(page, ".opblock-summary-path")
+    operations = sum(len(ops) for ops in operations_by_tag(document).values())
+    assert len(summaries) == operations and any(len(lines) > 1 for lines in summaries)
+    for lines in summaries:
+        assert all(line.lstrip("\u200b").startswith("/") for line in lines), lines
+    page.click('nav.views button[data-view="equivalents"]')
+    page.screenshot(path=str(shots / f"docs-equivalents-{width}.png"), full_page=True)
+    cells = wrapped_paths(page, "#map-operations code.path")
+    assert len(cells) == operations and any(len(lines) > 1 for lines in cells)
+    for lines in cells:
+        assert all(line.startswith("/") for line in lines), lines
+    # The tables fit the page: no column is pushed out of sight.
+    for table in page.locator("section.equivalents .scroll").all():
+        assert table.evaluate("el => el.scrollWidth <= el.clientWidth")
+
+
+def test_descriptions_render_markdown_and_never_run_their_html(
+        context: BrowserContext, tmp_path: Path) -> None:
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1", "description": (
+            "Read [the guide](https://example.com/guide).\n\n1. first\n   * inner\n2. second\n\n"
+            "| a | b |\n|---|---|\n| 1 | 2 |\n\n<script>window.ran = true</script>"
+            "<img src=x onerror=\"window.ran = true\">")},
+        "tags": [{"name": "a"}],
+        "paths": {"/a": {"get": {"operationId": "a-get", "tags": ["a"],
+                                 "responses": {"200": {"description": "ok"}}}}},
+    }
+    out = tmp_path / "hostile.html"
+    out.write_text(docs.build_html(doc), encoding="utf-8")
+    page = context.new_page()
+    recorder = Recorder(page)
+    page.goto(out.as_uri())
+    page.wait_for_selector(".opblock")
+    page.locator("details.about summary").click()
+    about = page.locator("details.about")
+    assert about.locator("a[href='https://example.com/guide']").inner_text() == "the guide"
+    assert about.locator("ol > li").count() == 2 and about.locator("ol ul > li").count() == 1
+    assert about.locator("table td").all_inner_texts() == ["1", "2"]
+    assert "<script>window.ran = true</script>" in about.inner_text()  # shown, as text
+    assert about.locator("script, img").count() == 0
+    assert page.evaluate("window.ran") is None
+    assert recorder.errors == []
+
+
 # -- "Try it out" against the real emulator (`numspec serve`) on loopback -----------------------
 
 ACCOUNT = accounts.FREECLIMB_DEMO.username
@@ -195,21 +274,19 @@ API_KEY = accounts.FREECLIMB_DEMO.password
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """`numspec serve` on a fresh database; the demo FreeClimb account owns one number that the
-    list filters Swagger UI fills in from the contract's examples (^\\+1312, IL, US) match."""
+    """`numspec serve` on a fresh database; the demo FreeClimb account owns one number."""
     server = EmulatorProcess(tmp_path / "numspec.db", tmp_path / "server.log")
     server.start()
     try:
         with FreeClimbClient(ACCOUNT, API_KEY, base_url=server.base_url + "/apiserver") as fc:
-            line = fc.list_available_numbers(
-                phone_number=r"^\+1312", region="IL", country="US").available_phone_numbers[0]
+            line = fc.list_available_numbers(country="US").available_phone_numbers[0]
             fc.buy_a_phone_number(BuyIncomingNumberRequest(phone_number=line.phone_number))
         yield server.base_url, line.phone_number
     finally:
         server.stop()
 
 
-def test_try_it_out_on_a_live_server_shows_200(
+def test_try_it_out_on_a_live_server_shows_200_at_the_first_try(
         context: BrowserContext, live_server: tuple[str, str]) -> None:
     base, number = live_server
     page = context.new_page()
@@ -227,14 +304,22 @@ def test_try_it_out_on_a_live_server_shows_200(
     dialog.locator("button.authorize").click()
     dialog.locator("button.btn-done").click()
     op.locator(".try-out__btn").click()
-    op.locator('tr[data-param-name="accountId"] input').fill(ACCOUNT)
+    # The form starts from the server's demo account and no filter: nothing to edit.
+    assert op.locator('tr[data-param-name="accountId"] input').input_value() == ACCOUNT
+    filters = op.locator('tr[data-param-in="query"] input')
+    assert filters.count() >= 5 and all(f.input_value() == "" for f in filters.all())
     op.locator("button.execute").click()
     status = op.locator(".live-responses-table .response .response-col_status")
     status.wait_for()
     assert status.inner_text().strip().startswith("200")
     assert number in op.locator(".live-responses-table .response .response-col_description").inner_text()
-    # One request, to the server's own /apiserver (query: the examples Swagger UI fills in).
-    assert [r.url.split("?")[0] for r in sent] == [
-        f"{base}/apiserver/Accounts/{ACCOUNT}/IncomingPhoneNumbers"]
+    # One request, to the server's own /apiserver, with no query: the filters stayed empty.
+    assert [r.url for r in sent] == [f"{base}/apiserver/Accounts/{ACCOUNT}/IncomingPhoneNumbers"]
     assert sent[0].headers["authorization"].startswith("Basic ")
+    # Restcomm's form starts from its demo account too.
+    rc = page.locator("#operations-restcomm-list-incoming-phone-numbers-json")
+    rc.locator(".opblock-summary-control").click()
+    rc.locator(".try-out__btn").click()
+    account = rc.locator('tr[data-param-name="AccountSid"] input')
+    assert account.input_value() == accounts.RESTCOMM_DEMO.username
     assert recorder.errors == []
