@@ -40,6 +40,7 @@ from numspec.generator.specload import HTTP_METHODS
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+
 # ---------------------------------------------------------------------------------------------
 # Reading the document
 
@@ -164,6 +165,7 @@ def build_html(document: Document, try_it_base: str | None = None,
         swagger_css=css, swagger_js=js, swagger_version=swagger_version,
         data={"options": ui_options(try_it), "tryIt": try_it, "providers": documents,
               "contract": document})
+
 
 # ---------------------------------------------------------------------------------------------
 # Serving and writing

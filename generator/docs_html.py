@@ -84,7 +84,6 @@ def _swagger_folder() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
-@cache
 def swagger_assets() -> tuple[str, str, str]:
     """(css, js, version label) of the installed Swagger UI."""
     folder = _swagger_folder()
