@@ -519,6 +519,9 @@ def _run(args: argparse.Namespace, tmp: Path, document: dict[str, Any], account:
         notes.append(f"every answer was 401, 403, 404 or 405 ({counts}): nothing was tested; "
                      "check --url, --auth and --account")
         code = code or 1
+    if any(error.startswith("Network Error") for error in outcome.errors):
+        notes.append(f"a Network Error is no answer, or none complete within --request-timeout "
+                     f"{args.request_timeout:g} s (\"Read timed out\")")
     junit = args.junit if args.junit and Path(args.junit).is_file() else None
     lines = summary(outcome, code, args.provider, args.url, junit)
     lines[2:2] = [f"  {note}" for note in notes]

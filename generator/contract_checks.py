@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +32,9 @@ from schemathesis.generation.meta import TestPhase
 
 DOC_URI = "urn:numspec:contract"
 SETTINGS: dict[str, str] = {}
+# contract_pytest's login check when the server was not up at contract_schema(): run once,
+# before the first case's request.
+PREFLIGHT: list[Callable[[], None]] = []
 
 
 def configure(provider: str, url: str, auth: tuple[str, str], read_only: bool = False) -> None:
@@ -59,13 +63,17 @@ def _install_deadline(limit: float) -> None:
     original_send = requests.Session.send
 
     def send(self: requests.Session, request: Any, **kwargs: Any) -> Any:
-        if getattr(_local, "deadline", None) is not None:  # a redirect: the first deadline holds
-            return original_send(self, request, **kwargs)
-        _local.deadline = time.monotonic() + limit
+        # The deadline outlives send(): Schemathesis streams and reads the body afterwards.
+        # It holds for this thread's socket reads until the next request starts (redirects,
+        # sent from inside send(), keep the first request's deadline).
+        depth = getattr(_local, "depth", 0)
+        if depth == 0:
+            _local.deadline = time.monotonic() + limit
+        _local.depth = depth + 1
         try:
             return original_send(self, request, **kwargs)
         finally:
-            _local.deadline = None
+            _local.depth = depth
 
     def bounded(read: Any) -> Any:
         def wrapper(sock: socket.socket, *args: Any, **kwargs: Any) -> Any:
@@ -360,6 +368,8 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     "not available" answers are still exercised. Values are replaced with new containers,
     never edited in place: Schemathesis derives later cases from the same dicts.
     """
+    while PREFLIGHT:
+        PREFLIGHT.pop()()
     meta = case.meta
     if meta is None:
         return

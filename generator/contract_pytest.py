@@ -27,6 +27,12 @@ the user name is not one (Restcomm e-mail logins); `spec=` points at another con
 Stateful testing through the contract's links is `schema.as_state_machine().TestCase`, as in
 Schemathesis' own documentation.
 
+The credentials are checked before any case runs, as `numspec contract` checks them: the
+server must accept them and serve the provider's operations at `url`. When the server answers
+when `contract_schema` is called (the usual case), a refusal fails the module at collection;
+when it is not up yet (a fixture starts it), the check runs before the first case's request
+and a refusal stops the pytest session.
+
 The settings live in generator.contract_checks for the whole process: one provider and one
 server per pytest run.
 """
@@ -38,7 +44,13 @@ from typing import Any
 
 import schemathesis
 from numspec.generator import contract_checks
-from numspec.generator.contract import config_toml, parse_auth, provider_document
+from numspec.generator.contract import (
+    ContractError,
+    config_toml,
+    parse_auth,
+    preflight,
+    provider_document,
+)
 from numspec.generator.specload import DEFAULT_SPEC, load
 from schemathesis.config import SchemathesisConfig
 
@@ -66,5 +78,29 @@ def contract_schema(
     if max_examples is not None:
         data["generation"]["max-examples"] = max_examples
     contract_checks.configure(provider, url, (user, password), read_only)
+    login = (url, (user, password), provider, account or user, document)
+    try:
+        preflight(*login)
+    except ContractError as exc:
+        if not str(exc).startswith("cannot reach"):
+            _refuse(exc)
+        contract_checks.PREFLIGHT[:] = [lambda: _preflight_or_exit(login)]  # not up yet
     schema = schemathesis.openapi.from_dict(document, config=SchemathesisConfig.from_dict(data))
     return schema.include(method="GET") if read_only else schema
+
+
+def _refuse(exc: ContractError) -> None:
+    import pytest
+
+    pytest.fail(f"numspec contract_schema: {exc}", pytrace=False)
+
+
+def _preflight_or_exit(login: tuple[Any, ...]) -> None:
+    """The deferred check, before the first case's request: a refusal ends the session, so no
+    case runs (and passes) against a server that refuses every request."""
+    import pytest
+
+    try:
+        preflight(*login)
+    except ContractError as exc:
+        pytest.exit(f"numspec contract_schema: {exc}", returncode=1)
