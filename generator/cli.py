@@ -189,8 +189,8 @@ def add_serve_command(sub: Any) -> None:
     p = command_parser(sub, "serve", help="run the emulator for both providers",
                        epilog=SERVE_EPILOG, description="Serve FreeClimb under /apiserver and Restcomm under /restcomm "
                                    "from one process, with state in SQLite.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=port, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=port, default=8000, help="port to listen on (0: any free one)")
     p.add_argument("--db", default="numspec.db",
                    help="SQLite file (default: numspec.db); ':memory:' for a throwaway run")
     p.add_argument("--inventory", type=positive, default=None,
@@ -204,7 +204,8 @@ def add_contract_command(sub: Any) -> None:
                        epilog=CONTRACT_EPILOG,
                        description="Run Schemathesis against a live server for one provider, "
                                    "with numspec's provider checks on top.")
-    p.add_argument("--provider", required=True, choices=["freeclimb", "restcomm"])
+    p.add_argument("--provider", required=True, choices=["freeclimb", "restcomm"],
+                   help="which provider's operations to test")
     p.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8000/apiserver")
     p.add_argument("--auth", default=None, metavar="USER:PASS",
                    help="Basic-auth credentials (default: the NUMSPEC_AUTH environment variable)")
@@ -236,11 +237,12 @@ def add_docs_command(sub: Any) -> None:
                        epilog=DOCS_EPILOG,
                        description="'numspec docs build' writes one self-contained HTML file; "
                                    "'numspec docs' (or 'docs serve') serves it on loopback.")
-    p.add_argument("action", nargs="?", default="serve", choices=["serve", "build"])
+    p.add_argument("action", nargs="?", default="serve", choices=["serve", "build"],
+                   help="serve the page on loopback, or build the file")
     p.add_argument("--out", type=output_file, default="numspec-docs.html",
                    help="file to write with 'build' (its folder must exist)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=port, default=8001)
+    p.add_argument("--host", default="127.0.0.1", help="address 'docs serve' listens on")
+    p.add_argument("--port", type=port, default=8001, help="port 'docs serve' listens on")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help=SPEC_HELP)
     p.set_defaults(func=_docs)
 
