@@ -166,7 +166,7 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 @pytest.mark.parametrize("command", sorted(subcommands()))
 def test_help_shows_defaults_exit_status_and_an_example(command: str) -> None:
     result = subprocess.run([sys.executable, "-m", "numspec.generator.cli", command, "--help"],
-                            env={**os.environ, "COLUMNS": "1000"},  # one line per option
+                            env={**os.environ, "COLUMNS": "1000"},  # no wrapping
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0
     text = result.stdout
@@ -174,8 +174,10 @@ def test_help_shows_defaults_exit_status_and_an_example(command: str) -> None:
     assert f"numspec {command} " in text.split("example:")[1]
     for action in subcommands()[command]._actions:
         if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
-            line = next(line for line in text.splitlines()
-                        if line.strip().startswith(action.option_strings[0]))
+            lines = text.splitlines()
+            at = next(i for i, line in enumerate(lines)
+                      if line.strip().startswith(action.option_strings[0]))
+            line = " ".join(lines[at:at + 2])  # a long option's help starts on the next line
             assert "default" in line, f"{command}: no default shown in {line.strip()!r}"
 
 
