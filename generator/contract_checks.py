@@ -32,8 +32,8 @@ from schemathesis.generation.meta import TestPhase
 
 DOC_URI = "urn:numspec:contract"
 SETTINGS: dict[str, str] = {}
-# contract_pytest's login check when the server was not up at contract_schema(): run once,
-# before the first case's request.
+# contract_pytest's login check when the server was not up at contract_schema(): run before
+# each case's request until it passes.
 PREFLIGHT: list[Callable[[], None]] = []
 
 
@@ -368,8 +368,8 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     "not available" answers are still exercised. Values are replaced with new containers,
     never edited in place: Schemathesis derives later cases from the same dicts.
     """
-    while PREFLIGHT:
-        PREFLIGHT.pop()()
+    for check in PREFLIGHT[:1]:
+        check()
     meta = case.meta
     if meta is None:
         return

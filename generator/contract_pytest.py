@@ -31,7 +31,7 @@ The credentials are checked before any case runs, as `numspec contract` checks t
 server must accept them and serve the provider's operations at `url`. When the server answers
 when `contract_schema` is called (the usual case), a refusal fails the module at collection;
 when it is not up yet (a fixture starts it), the check runs before the first case's request
-and a refusal stops the pytest session.
+and a refusal fails that case and every later one before its request is sent.
 
 The settings live in generator.contract_checks for the whole process: one provider and one
 server per pytest run.
@@ -84,7 +84,7 @@ def contract_schema(
     except ContractError as exc:
         if not str(exc).startswith("cannot reach"):
             _refuse(exc)
-        contract_checks.PREFLIGHT[:] = [lambda: _preflight_or_exit(login)]  # not up yet
+        contract_checks.PREFLIGHT[:] = [_deferred_preflight(login)]  # not up yet
     schema = schemathesis.openapi.from_dict(document, config=SchemathesisConfig.from_dict(data))
     return schema.include(method="GET") if read_only else schema
 
@@ -95,12 +95,21 @@ def _refuse(exc: ContractError) -> None:
     pytest.fail(f"numspec contract_schema: {exc}", pytrace=False)
 
 
-def _preflight_or_exit(login: tuple[Any, ...]) -> None:
-    """The deferred check, before the first case's request: a refusal ends the session, so no
-    case runs (and passes) against a server that refuses every request."""
-    import pytest
+def _deferred_preflight(login: tuple[Any, ...]) -> Any:
+    """The check for the first case's before_call hook: gone once it passes; once it failed,
+    it fails every case the same way (Schemathesis turns a pytest.exit in a hook into an
+    error of that one case, and the rest would run)."""
+    refusal: list[str] = []
 
-    try:
-        preflight(*login)
-    except ContractError as exc:
-        pytest.exit(f"numspec contract_schema: {exc}", returncode=1)
+    def check() -> None:
+        if not refusal:
+            try:
+                preflight(*login)
+            except ContractError as exc:
+                refusal.append(f"numspec contract_schema: {exc}")
+            else:
+                contract_checks.PREFLIGHT.clear()
+                return
+        raise AssertionError(refusal[0])
+
+    return check

@@ -12,6 +12,7 @@ import itertools
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from numspec.emulator import accounts
 from numspec.emulator.accounts import FREECLIMB_DEMO
 from numspec.emulator.store import Store
 
-from tests.emulator_process import ROOT, _environment, numspec_command
+from tests.emulator_process import ROOT, _environment, free_port, numspec_command
 from tests.loopback_server import serve
 from tests.mutants import build
 
@@ -287,3 +288,70 @@ def test_heartbeat_at_least_every_ten_seconds(emulator_url: str) -> None:
     points = [started + 2, *stamps, ended]  # the child needs ~2 s before its first request
     gaps = [b - a for a, b in itertools.pairwise(points)]
     assert max(gaps) < 12, f"gaps between progress lines: {[round(g, 1) for g in gaps]}"
+
+
+# -- the pytest entry point checks the login before any case -----------------------------------------
+
+USER_MODULE = '''
+from numspec.generator.contract_pytest import contract_schema
+
+schema = contract_schema("freeclimb", {url!r}, ("ACCOUNT_ID", "API_KEY"), max_examples=2)
+
+
+@schema.parametrize()
+def test_api(case):
+    case.call_and_validate()
+'''
+
+LATE_SERVER = '''
+import subprocess, sys, time
+
+import httpx
+import pytest
+
+PORT = {port}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def server():
+    proc = subprocess.Popen([sys.executable, "-m", "tests.mutants", "none", "--port", str(PORT)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{{PORT}}/", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+'''
+
+
+def _pytest(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."],
+                          cwd=folder, env=_environment(), capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_contract_schema_refuses_bad_credentials_at_collection(emulator_url: str,
+                                                                tmp_path: Path) -> None:
+    (tmp_path / "test_user_api.py").write_text(USER_MODULE.format(url=emulator_url + "/apiserver"))
+    run = _pytest(tmp_path)
+    assert run.returncode != 0, run.stdout
+    assert "refused the --auth credentials (401" in run.stdout, run.stdout[-3000:]
+    assert " passed" not in run.stdout and "Traceback" not in run.stdout, run.stdout[-3000:]
+
+
+def test_contract_schema_refuses_bad_credentials_before_the_first_case(tmp_path: Path) -> None:
+    """The server is started by a fixture, after contract_schema() ran: the check waits for
+    the first case and then ends the session."""
+    port = free_port()
+    (tmp_path / "test_user_api.py").write_text(
+        LATE_SERVER.format(port=port) + USER_MODULE.format(url=f"http://127.0.0.1:{port}/apiserver"))
+    run = _pytest(tmp_path)
+    assert run.returncode != 0, run.stdout
+    assert "refused the --auth credentials (401" in run.stdout, run.stdout[-3000:]
+    assert " passed" not in run.stdout, run.stdout[-3000:]
