@@ -25,6 +25,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,7 +66,7 @@ DEFAULT_PREFIX = {"freeclimb": "/apiserver", "restcomm": "/restcomm"}
 PHASES = ALL_PHASES.split(",")
 # Answers that mean "nothing was tested": a run made of nothing else cannot pass.
 NOTHING_TESTED = {401, 403, 404, 405}
-HEARTBEAT = 10.0  # seconds between progress lines when stdout is not a terminal
+HEARTBEAT = 10.0  # seconds between progress lines
 CURL = re.compile(r"^ *(curl .+)$", re.MULTILINE)
 MASKED_AUTH = re.compile(r"-H 'Authorization: \[Filtered\]'")
 
@@ -362,13 +363,15 @@ def _signals_stop_the_run() -> Iterator[None]:
 
 
 class _Progress:
-    """Reads the child's event file (one line per answer: phase, status) as it grows."""
+    """Reads the child's event file (one line per answer: phase, status) as it grows.
 
-    def __init__(self, path: Path, quiet_terminal: bool) -> None:
+    Its lines are the run's progress on a terminal too: Schemathesis, writing into our pipe,
+    shows no live progress of its own."""
+
+    def __init__(self, path: Path) -> None:
         self.path, self.offset = path, 0
         self.statuses: Counter[str] = Counter()
         self.phases: list[str] = []
-        self.terminal = quiet_terminal
         self.started = self.last_line = time.monotonic()
 
     def poll(self, say: Callable[[str], None]) -> None:
@@ -384,11 +387,10 @@ class _Progress:
             phase, _, status = line.partition(" ")
             if phase not in self.phases:
                 self.phases.append(phase)
-                if not self.terminal:
-                    say(f"numspec contract: {phase} phase started")
+                say(f"numspec contract: {phase} phase started")
             self.statuses[status] += 1
         now = time.monotonic()
-        if not self.terminal and now - self.last_line >= HEARTBEAT:
+        if now - self.last_line >= HEARTBEAT:
             say(f"numspec contract: {sum(self.statuses.values())} requests answered so far "
                 f"({now - self.started:.0f} s)")
             self.last_line = now
@@ -478,15 +480,16 @@ def _run(args: argparse.Namespace, tmp: Path, document: dict[str, Any], account:
         "NUMSPEC_CONTRACT_EVENTS": str(events),
         "PYTHONUNBUFFERED": "1",
     })
-    if "COLUMNS" not in env:  # Schemathesis wraps at 80 columns when not on a terminal
-        env["COLUMNS"] = "120"
+    # Schemathesis writes into a pipe and so wraps at 80 columns: give it the terminal's width.
+    env.setdefault("COLUMNS", str(shutil.get_terminal_size((120, 24)).columns
+                                  if sys.stdout.isatty() else 120))
     command = build_command(args, spec_path, config_path, junit_path, json_path)
     print(f"numspec contract: {args.provider} at {args.url}"
           f"{' (read-only)' if args.read_only else ''}", flush=True)
     shown_spec = f"{args.spec} ({args.provider} operations)"
     replace = {str(spec_path): shown_spec}
     drop = (str(config_path), str(json_path)) + (() if args.junit else (str(junit_path), "Reports:"))
-    progress = _Progress(events, sys.stdout.isatty())
+    progress = _Progress(events)
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, encoding="utf-8", errors="replace")
     reader = threading.Thread(target=_forward, args=(proc.stdout, replace, drop), daemon=True)
