@@ -69,7 +69,7 @@ def test_generate_refuses_an_output_that_would_lose_something(place: Path, out: 
     assert sorted(p.name for p in place.iterdir()) == ["mine", "notes.txt", "work"]
 
 
-def test_force_does_not_allow_the_working_folder_or_the_contracts_folder(tmp_path: Path) -> None:
+def test_force_does_not_allow_the_working_folder_the_contract_or_a_repository(tmp_path: Path) -> None:
     spec = tmp_path / "spec"
     shutil.copytree(SPEC, spec)
     before = snapshot(tmp_path)
@@ -77,6 +77,10 @@ def test_force_does_not_allow_the_working_folder_or_the_contracts_folder(tmp_pat
                         "is the working folder")
     refused_in_one_line(numspec("generate", "--spec", spec, "--out", spec, "--force"),
                         "holds the contract being read")
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    before = snapshot(tmp_path)
+    refused_in_one_line(numspec("generate", "--out", tmp_path / "repo", "--force"),
+                        "is a git working tree")
     assert snapshot(tmp_path) == before
 
 

@@ -149,7 +149,8 @@ def check_output(out: Path, spec_files: list[Path], force: bool = False) -> None
 
     Allowed: a missing folder in an existing parent, an empty folder, or a previous numspec
     output holding only the files its manifest lists. `force` allows any other folder, but
-    never a file, the working folder or one of its parents, or a folder holding the contract.
+    never a file, the working folder or one of its parents, a folder holding the contract, or
+    a git working tree.
     """
     shown = str(out)
     real = out.resolve()
@@ -159,6 +160,8 @@ def check_output(out: Path, spec_files: list[Path], force: bool = False) -> None
                           "name a folder of its own, e.g. --out generated")
     if any(real in spec.resolve().parents for spec in spec_files):
         raise OutputError(f"--out {shown} holds the contract being read; name another folder")
+    if (real / ".git").exists():
+        raise OutputError(f"--out {shown} is a git working tree; name a folder inside it")
     if real.exists() and not real.is_dir():
         raise OutputError(f"--out {shown} is a file; numspec generate writes a folder")
     if not real.exists():
