@@ -18,6 +18,8 @@ examples:
   numspec serve                     run the emulator for both providers on 127.0.0.1:8000
   numspec contract --provider freeclimb --url http://127.0.0.1:8000/apiserver --auth ID:KEY
   numspec docs build --out numspec-docs.html
+
+exit status: the command's own (numspec COMMAND --help says which); 2 for bad options
 """
 
 
