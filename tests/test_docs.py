@@ -215,6 +215,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_build_writes_one_file_atomically(tmp_path: Path) -> None:
     out = tmp_path / "sub" / "docs.html"
+    out.parent.mkdir()  # --out creates no folders (a typo must not)
     result = run_cli("docs", "build", "--out", str(out))
     assert result.returncode == 0, result.stderr
     size = out.stat().st_size
