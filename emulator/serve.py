@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import sys
 from importlib import resources
+from pathlib import Path
 
 from numspec.emulator import accounts
 from numspec.emulator.store import SchemaTooNew, Store
@@ -68,6 +69,11 @@ def main(args: argparse.Namespace) -> int:
     from numspec.emulator.app import create_app
 
     options = {} if args.inventory is None else {"inventory_size": args.inventory}
+    folder = Path(args.db).parent
+    if args.db != ":memory:" and not folder.is_dir():  # a typo must not create folders
+        print(f"error: --db {args.db}: the folder {folder} does not exist (create it first, "
+              "or check for a typo)", file=sys.stderr)
+        return 1
     try:
         store = Store(args.db, **options)
         accounts.ensure_demo_accounts(store)  # on every start; never overwrites a changed one

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from numspec.generator.specload import DEFAULT_SPEC, SpecError
 
@@ -17,6 +18,95 @@ examples:
   numspec serve                     run the emulator for both providers on 127.0.0.1:8000
   numspec contract --provider freeclimb --url http://127.0.0.1:8000/apiserver --auth ID:KEY
   numspec docs build --out numspec-docs.html
+
+exit status: the command's own (numspec COMMAND --help says which); 2 for bad options
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad options end in one line (and exit 2), as every other numspec error does."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+class Help(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written; every option's default shown, unless it has none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text or action.default in (None, False, argparse.SUPPRESS)
+                or (not action.option_strings and action.nargs != "?")):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+def command_parser(sub: Any, name: str, epilog: str, **kwargs: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, formatter_class=Help, epilog=epilog,
+                                                     **kwargs)
+    return parser
+
+
+def output_file(text: str) -> str:
+    """A file to write: refused when it is a folder or its folder is missing (a typo must not
+    create folders), before anything runs."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; name the file to write")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist "
+                                         "(create it first, or check for a typo)")
+    return text
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 seconds")
+    return value
+
+SPEC_HELP = "contract root, a file or folder (default: the contract shipped with numspec, %(default)s)"
+LINT_EPILOG = """\
+exit status: 0 sound, 1 errors found (or the contract cannot be read)
+
+example:
+  numspec lint spec/            check a checkout's contract and list its operations
+"""
+GENERATE_EPILOG = """\
+--out never replaces a file, the working folder or a folder above it, and replaces a folder
+only when numspec wrote it (its MANIFEST.json lists every file in it) unless --force.
+
+exit status: 0 written (or up to date with --check), 1 stale with --check, or an error
+
+example:
+  numspec generate --spec spec/ --out build/generated
+"""
+SERVE_EPILOG = """\
+The demo logins (printed on start, fixed and public) come from numspec.emulator.accounts.
+
+exit status: 0 stopped cleanly, 1 cannot open the database or listen on the port, 2 bad options
+
+example:
+  numspec serve --port 0 --db :memory:     any free port, state thrown away on exit
+"""
+CONTRACT_EPILOG = """\
+exit status: 0 every check passed; 1 something failed (also: every answer was 401, 403, 404 or
+405, an answer outlived --request-timeout, the run outlived --max-time); 2 the run could not
+start (bad options, server down or not HTTP, credentials refused, none of the provider's
+operations at --url); 130/143 stopped by SIGINT/SIGTERM
+
+example:
+  NUMSPEC_AUTH=ACCOUNT_ID:API_KEY numspec contract --provider freeclimb \\
+      --url http://127.0.0.1:8000/apiserver --max-examples 10 --junit report.xml
+"""
+DOCS_EPILOG = """\
+exit status: 0 written (or served until Ctrl-C), 1 cannot write the file or listen, 2 bad options
+
+example:
+  numspec docs build --out numspec-docs.html     one offline HTML file
 """
 
 
@@ -68,36 +158,41 @@ def positive(text: str) -> int:
 
 # One function per sub-command, so each command's options live (and change) in one place.
 def add_lint_command(sub: Any) -> None:
-    p = sub.add_parser("lint", help="check that a contract is sound",
+    p = command_parser(sub, "lint", help="check that a contract is sound", epilog=LINT_EPILOG,
                        description="Validate a contract with openapi-spec-validator plus numspec's "
                                    "own rules (examples valid, no dangling $ref, security schemes "
                                    "defined, 4xx documented, unique operationIds, no unused "
                                    "components). Exits 1 on any error.")
     p.add_argument("path", nargs="?", default=str(DEFAULT_SPEC),
-                   help="root file or folder of the contract (default: spec/openapi.yaml)")
+                   help="root file or folder of the contract (default: the contract shipped with "
+                        "numspec, %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="print findings only, not the table of operations")
     p.set_defaults(func=_lint)
 
 
 def add_generate_command(sub: Any) -> None:
-    p = sub.add_parser("generate", help="generate models, clients and server stubs",
-                       description="Generate Pydantic models, httpx clients and FastAPI server "
+    p = command_parser(sub, "generate", help="generate models, clients and server stubs",
+                       epilog=GENERATE_EPILOG, description="Generate Pydantic models, httpx clients and FastAPI server "
                                    "stubs per provider from the contract. Refuses an unsound "
                                    "contract. Writes atomically.")
-    p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
-    p.add_argument("--out", default=None, help="output folder (default: generated/)")
+    p.add_argument("--spec", default=str(DEFAULT_SPEC), help=SPEC_HELP)
+    p.add_argument("--out", default=None,
+                   help="output folder: missing, empty, or an earlier numspec output "
+                        "(default: numspec's own generated/ folder)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 and list differences when the output is stale")
+    p.add_argument("--force", action="store_true",
+                   help="let --out replace a folder numspec did not write (its content is lost)")
     p.set_defaults(func=_generate)
 
 
 def add_serve_command(sub: Any) -> None:
-    p = sub.add_parser("serve", help="run the emulator for both providers",
-                       description="Serve FreeClimb under /apiserver and Restcomm under /restcomm "
+    p = command_parser(sub, "serve", help="run the emulator for both providers",
+                       epilog=SERVE_EPILOG, description="Serve FreeClimb under /apiserver and Restcomm under /restcomm "
                                    "from one process, with state in SQLite.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=port, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=port, default=8000, help="port to listen on (0: any free one)")
     p.add_argument("--db", default="numspec.db",
                    help="SQLite file (default: numspec.db); ':memory:' for a throwaway run")
     p.add_argument("--inventory", type=positive, default=None,
@@ -107,42 +202,55 @@ def add_serve_command(sub: Any) -> None:
 
 
 def add_contract_command(sub: Any) -> None:
-    p = sub.add_parser("contract", help="prove a live server honours the contract",
+    p = command_parser(sub, "contract", help="prove a live server honours the contract",
+                       epilog=CONTRACT_EPILOG,
                        description="Run Schemathesis against a live server for one provider, "
                                    "with numspec's provider checks on top.")
-    p.add_argument("--provider", required=True, choices=["freeclimb", "restcomm"])
+    p.add_argument("--provider", required=True, choices=["freeclimb", "restcomm"],
+                   help="which provider's operations to test")
     p.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8000/apiserver")
-    p.add_argument("--auth", required=True, metavar="USER:PASS", help="Basic-auth credentials")
+    p.add_argument("--auth", default=None, metavar="USER:PASS",
+                   help="Basic-auth credentials (default: the NUMSPEC_AUTH environment variable)")
     p.add_argument("--read-only", action="store_true",
                    help="only safe methods (GET): for production endpoints where buying costs money")
     p.add_argument("--max-examples", type=positive, default=None,
-                   help="examples per operation in the fuzzing phase")
+                   help="examples per operation in the fuzzing phase (default: Schemathesis' 100)")
     p.add_argument("--phases", default=None,
                    help="comma-separated phases: examples,coverage,fuzzing,stateful (default: all)")
-    p.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
-    p.add_argument("--junit", default=None, metavar="PATH", help="write a JUnit XML report here")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed, for a repeatable run (default: a new one each run)")
+    p.add_argument("--junit", type=output_file, default=None, metavar="PATH",
+                   help="write a JUnit XML report here (its folder must exist)")
     p.add_argument("--account", default=None,
-                   help="account id for the path when the user name is not one (e.g. an e-mail)")
+                   help="account id for the path when the user name is not one (e.g. an e-mail; "
+                        "default: the --auth user)")
     p.add_argument("--workers", type=positive, default=1,
-                   help="concurrent Schemathesis workers (default 1: repeatable with --seed)")
-    p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
+                   help="concurrent Schemathesis workers (1 is repeatable with --seed)")
+    p.add_argument("--request-timeout", type=seconds, default=10.0, metavar="SECONDS",
+                   help="longest wait for one complete answer, however slowly it arrives")
+    p.add_argument("--max-time", type=seconds, default=None, metavar="SECONDS",
+                   help="stop the whole run (and fail) after this long (default: no limit)")
+    p.add_argument("--spec", default=str(DEFAULT_SPEC), help=SPEC_HELP)
     p.set_defaults(func=_contract)
 
 
 def add_docs_command(sub: Any) -> None:
-    p = sub.add_parser("docs", help="browse the contract as documentation",
+    p = command_parser(sub, "docs", help="browse the contract as documentation",
+                       epilog=DOCS_EPILOG,
                        description="'numspec docs build' writes one self-contained HTML file; "
                                    "'numspec docs' (or 'docs serve') serves it on loopback.")
-    p.add_argument("action", nargs="?", default="serve", choices=["serve", "build"])
-    p.add_argument("--out", default="numspec-docs.html", help="file to write with 'build'")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=port, default=8001)
-    p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
+    p.add_argument("action", nargs="?", default="serve", choices=["serve", "build"],
+                   help="serve the page on loopback, or build the file")
+    p.add_argument("--out", type=output_file, default="numspec-docs.html",
+                   help="file to write with 'build' (its folder must exist)")
+    p.add_argument("--host", default="127.0.0.1", help="address 'docs serve' listens on")
+    p.add_argument("--port", type=port, default=8001, help="port 'docs serve' listens on")
+    p.add_argument("--spec", default=str(DEFAULT_SPEC), help=SPEC_HELP)
     p.set_defaults(func=_docs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="numspec",
         description="Tools for one OpenAPI 3.1 contract covering FreeClimb's and Restcomm's "
                     "phone-number APIs.",

@@ -8,8 +8,14 @@ numspec prepares what Schemathesis needs for these APIs and then runs its CLI:
 - read-only mode (GET only) for production endpoints where buying costs money;
 - a JUnit report, and closing lines that count the failures and give a curl command for each.
 
-Exit status: 0 all passed, 1 something failed, 2 the run could not start (bad arguments, a
-server that is down, does not speak HTTP, or refuses the credentials).
+Exit status: 0 all passed, 1 something failed (also: every answer was 401/403/404/405, a
+request outlived --request-timeout, the run outlived --max-time), 2 the run could not start (bad
+arguments, a server that is down, does not speak HTTP, refuses the credentials, or has none of
+the provider's operations at --url), 130/143 stopped by SIGINT/SIGTERM.
+
+Secrets never reach a command line: the credentials go to the Schemathesis child through its
+environment (its schemathesis.toml names them as ${...} placeholders), and its temporary folder
+(mode 0700) is removed on every exit, signals included.
 """
 
 from __future__ import annotations
@@ -19,12 +25,20 @@ import copy
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,6 +62,11 @@ PROBE_PATH = {
     "freeclimb": "/Accounts/{account}/IncomingPhoneNumbers",
     "restcomm": "/2012-04-24/Accounts/{account}/IncomingPhoneNumbers.json",
 }
+DEFAULT_PREFIX = {"freeclimb": "/apiserver", "restcomm": "/restcomm"}
+PHASES = ALL_PHASES.split(",")
+# Answers that mean "nothing was tested": a run made of nothing else cannot pass.
+NOTHING_TESTED = {401, 403, 404, 405}
+HEARTBEAT = 10.0  # seconds between progress lines
 CURL = re.compile(r"^ *(curl .+)$", re.MULTILINE)
 MASKED_AUTH = re.compile(r"-H 'Authorization: \[Filtered\]'")
 
@@ -110,44 +129,119 @@ def config_toml(provider: str, account: str, read_only: bool = False) -> str:
     return "\n".join(lines)
 
 
-def preflight(url: str, auth: tuple[str, str], provider: str, account: str) -> None:
-    """Fail early, in one line, when the server is down, does not speak HTTP, or refuses the
-    credentials; any other answer is for the run to judge."""
-    probe = f"{url.rstrip('/')}{PROBE_PATH[provider].format(account=account)}"
-    try:
-        answer = httpx.get(probe, auth=auth, timeout=10.0, headers={"Accept": "application/json"})
-    except (httpx.ConnectError, httpx.TimeoutException) as exc:
-        raise ContractError(f"cannot reach {url}: {str(exc) or type(exc).__name__}") from None
-    except httpx.HTTPError as exc:
-        raise ContractError(f"cannot reach {url}: it does not answer HTTP "
-                            f"({str(exc) or type(exc).__name__})") from None
-    if answer.status_code == 401:
-        raise ContractError(f"{url} refused the --auth credentials (401 on GET {probe})")
+def probes(document: dict[str, Any], provider: str) -> list[tuple[str, dict[str, Any]]]:
+    """The GETs the preflight may send: no path parameter but the account, no required query.
+    Operations with the account in the path come first (they test the credentials)."""
+    account = "{" + PROVIDER_ACCOUNT_PARAM[provider] + "}"
+    found = []
+    for path, item in document.get("paths", {}).items():
+        operation = item.get("get") if isinstance(item, dict) else None
+        if not isinstance(operation, dict):
+            continue
+        rest = path.replace(account, "")
+        required = [p for p in operation.get("parameters", []) + item.get("parameters", [])
+                    if isinstance(p, dict) and p.get("required") and p.get("in") == "query"]
+        if "{" not in rest and not required:
+            found.append((path, operation))
+    return sorted(found, key=lambda pair: account not in pair[0])
 
 
-def parse_auth(text: str) -> tuple[str, str]:
+def _documented(operation: dict[str, Any], status: int) -> bool:
+    responses = operation.get("responses") or {}
+    return str(status) in responses or f"{status // 100}XX" in responses
+
+
+def _get(url: str, auth: tuple[str, str], timeout: float) -> httpx.Response:
+    """One GET with an overall deadline: httpx's timeouts are per read, and a server that sends
+    one byte at a time never trips them. The request runs in a thread we stop waiting for."""
+    result: list[httpx.Response | httpx.HTTPError] = []
+
+    def fetch() -> None:
+        try:
+            result.append(httpx.get(url, auth=auth, timeout=timeout,
+                                    headers={"Accept": "application/json"}))
+        except httpx.HTTPError as exc:  # handed to the caller
+            result.append(exc)
+
+    thread = threading.Thread(target=fetch, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not result:
+        raise ContractError(f"{url} sent no complete answer within {timeout:g} s "
+                            "(--request-timeout)")
+    if isinstance(result[0], httpx.HTTPError):
+        raise result[0]
+    return result[0]
+
+
+def preflight(url: str, auth: tuple[str, str], provider: str, account: str,
+              document: dict[str, Any], timeout: float = 10.0) -> None:
+    """Fail early, in one line, when the server is down, does not speak HTTP, refuses the
+    credentials, or has none of the provider's operations under `url` (a wrong base path:
+    every probe 404 or 405). Any other answer is for the run to judge."""
+    account_param = "{" + PROVIDER_ACCOUNT_PARAM[provider] + "}"
+    answers = []
+    for path, operation in probes(document, provider):
+        probe = f"{url.rstrip('/')}{path.replace(account_param, account)}"
+        try:
+            answer = _get(probe, auth, timeout)
+        except (httpx.ConnectError, httpx.TimeoutException) as exc:
+            raise ContractError(f"cannot reach {url}: {str(exc) or type(exc).__name__}") from None
+        except httpx.HTTPError as exc:
+            raise ContractError(f"cannot reach {url}: it does not answer HTTP "
+                                f"({str(exc) or type(exc).__name__})") from None
+        if answer.status_code == 401:
+            raise ContractError(f"{url} refused the --auth credentials (401 on GET {probe})")
+        answers.append((path, probe, answer.status_code, operation))
+    with_account = [a for a in answers if account_param in a[0]]
+    if with_account and all(status == 403 for _, _, status, _ in with_account):
+        raise ContractError(f"{url} accepted the credentials but not account {account} (403 on "
+                            f"GET {with_account[0][1]}); name the account with --account")
+    if not any(200 <= status < 300 and _documented(operation, status)
+               for _, _, status, operation in answers):
+        seen = ", ".join(f"{status} on GET {probe}" for _, probe, status, _ in answers[:2])
+        raise ContractError(f"none of {provider}'s operations answers at {url} ({seen}): is "
+                            f"--url {provider}'s base URL, e.g. "
+                            f"http://127.0.0.1:8000{DEFAULT_PREFIX[provider]}?")
+
+
+def parse_auth(text: str | None) -> tuple[str, str]:
+    if not text:
+        raise ContractError("--auth USER:PASS is required (or set NUMSPEC_AUTH)")
     user, sep, password = text.partition(":")
     if not sep or not user:
         raise ContractError("--auth must be USER:PASS")
     return user, password
 
 
+def parse_phases(text: str | None) -> list[str]:
+    """The --phases list, checked here: Schemathesis would print its own usage and exit 1."""
+    if text is None:
+        return list(PHASES)
+    wanted = [p.strip() for p in text.split(",")]
+    unknown = [p for p in wanted if p not in PHASES]
+    if unknown or not wanted:
+        raise ContractError(f"--phases: unknown phase {unknown[0] if unknown else text!r} "
+                            f"(choose from {', '.join(PHASES)})")
+    return wanted
+
+
 def build_command(args: argparse.Namespace, spec_path: Path, config_path: Path,
                   junit_path: Path, json_path: Path) -> list[str]:
+    """The Schemathesis command line: no secret on it (see run_config)."""
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(config_path),
-        "run", str(spec_path), "--url", args.url.rstrip("/"), "--auth", args.auth,
-        "--workers", str(args.workers), "--request-timeout", "10",
+        "run", str(spec_path), "--url", args.url.rstrip("/"),
+        "--workers", str(args.workers), "--request-timeout", f"{args.request_timeout:g}",
         "--report", "junit,json", "--report-junit-path", str(junit_path),
         "--report-json-path", str(json_path),
     ]
-    phases = args.phases
+    phases = parse_phases(args.phases)
     if args.read_only:
         # Every link starts at a buy or create, which read-only leaves out: nothing to walk.
-        wanted = (phases or ALL_PHASES).split(",")
-        phases = ",".join(p for p in wanted if p.strip() != "stateful") or "examples"
-    if phases:
-        command += ["--phases", phases]
+        phases = [p for p in phases if p != "stateful"] or ["examples"]
+    if args.phases is not None or args.read_only:
+        command += ["--phases", ",".join(phases)]
     if args.max_examples is not None:
         command += ["--max-examples", str(args.max_examples)]
     if args.seed is not None:
@@ -160,6 +254,15 @@ def build_command(args: argparse.Namespace, spec_path: Path, config_path: Path,
     return command
 
 
+def run_config(provider: str, account: str, read_only: bool) -> str:
+    """schemathesis.toml for the CLI run: config_toml plus the credentials, as placeholders
+    Schemathesis fills from the child's environment (never written out, never in `ps`)."""
+    return config_toml(provider, account, read_only) + (
+        "\n[auth.basic]\n"
+        'username = "${NUMSPEC_CONTRACT_USER}"\n'
+        'password = "${NUMSPEC_CONTRACT_PASSWORD}"\n')
+
+
 # -- the summary ------------------------------------------------------------------------------
 
 @dataclass
@@ -169,6 +272,7 @@ class Outcome:
     generated: int = 0
     with_failures: int = 0
     unique_failures: int = 0
+    without_checks: int = 0
     errors: list[str] = field(default_factory=list)
     failures: list[tuple[str, int, list[str]]] = field(default_factory=list)  # title, count, ops
     reproduce: list[str] = field(default_factory=list)  # curl commands
@@ -185,6 +289,7 @@ def read_outcome(json_path: Path, junit_path: Path) -> Outcome:
     outcome.generated = int(cases.get("generated") or 0)
     outcome.with_failures = int(cases.get("with_failures") or 0)
     outcome.unique_failures = int(cases.get("unique_failures") or 0)
+    outcome.without_checks = int(cases.get("without_checks") or 0)
     outcome.complete = bool(report.get("complete"))
     outcome.failures = [(str(f.get("title") or f.get("code")), int(f.get("count") or 0),
                          [str(o) for o in f.get("operations") or []])
@@ -208,6 +313,12 @@ def summary(outcome: Outcome, code: int, provider: str, url: str,
     lines = ["", f"numspec contract: {'PASSED' if passed else 'FAILED'} ({provider} at {url})",
              (f"  test cases: {outcome.generated} generated, {outcome.with_failures} with "
              f"failures ({outcome.unique_failures} unique)")]
+    if outcome.without_checks:
+        # Schemathesis' own "N skipped": requests a check sends itself (ignored_auth re-sends
+        # each operation without and with wrong credentials) are judged inside the check.
+        lines.append(f"  {outcome.without_checks} skipped: extra requests checks sent "
+                     "themselves (ignored_auth re-sends operations without and with wrong "
+                     "credentials); judged by the check that sent them, so no check of their own")
     for title, count, operations in outcome.failures:
         where = ", ".join(operations[:3]) + (f" and {len(operations) - 3} more"
                                              if len(operations) > 3 else "")
@@ -229,19 +340,104 @@ def summary(outcome: Outcome, code: int, provider: str, url: str,
     return lines
 
 
-def main(args: argparse.Namespace) -> int:
+class _Stopped(Exception):
+    """A signal asked the run to stop; the temporary folder is removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_stop_the_run() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the run like Ctrl-C does: through `finally`, not by dying."""
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        user, password = parse_auth(args.auth)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Progress:
+    """Reads the child's event file (one line per answer: phase, status) as it grows.
+
+    Its lines are the run's progress on a terminal too: Schemathesis, writing into our pipe,
+    shows no live progress of its own."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = path, 0
+        self.statuses: Counter[str] = Counter()
+        self.phases: list[str] = []
+        self.started = self.last_line = time.monotonic()
+
+    def poll(self, say: Callable[[str], None]) -> None:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except OSError:
+            chunk = b""
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.decode("utf-8", "replace").splitlines():
+            phase, _, status = line.partition(" ")
+            if phase not in self.phases:
+                self.phases.append(phase)
+                say(f"numspec contract: {phase} phase started")
+            self.statuses[status] += 1
+        now = time.monotonic()
+        if now - self.last_line >= HEARTBEAT:
+            say(f"numspec contract: {sum(self.statuses.values())} requests answered so far "
+                f"({now - self.started:.0f} s)")
+            self.last_line = now
+
+    def nothing_tested(self) -> bool:
+        """True when answers came but every one was 401, 403, 404 or 405."""
+        answered = {int(s) for s in self.statuses if s.isdigit()}
+        return bool(answered) and answered <= NOTHING_TESTED
+
+
+def _forward(stream: Any, replace: dict[str, str], drop: tuple[str, ...]) -> None:
+    """Schemathesis' output, minus the names of files that are gone once the run ends."""
+    for line in stream:
+        if any(word in line for word in drop):
+            continue
+        for old, new in replace.items():
+            line = line.replace(old, new)
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main(args: argparse.Namespace) -> int:
+    auth = args.auth or os.environ.get("NUMSPEC_AUTH")
+    try:
+        user, password = parse_auth(auth)
         try:
             parts = urlsplit(args.url)
         except ValueError as exc:
             raise ContractError(f"--url {args.url!r} is not a URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ContractError(f"--url must be an http:// or https:// URL, not {args.url!r}")
+        parse_phases(args.phases)
         account = getattr(args, "account", None) or user
         loaded = load(args.spec)
         document = provider_document(loaded, args.provider)
-        preflight(args.url, (user, password), args.provider, account)
+        preflight(args.url, (user, password), args.provider, account, document,
+                  args.request_timeout)
     except ContractError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -249,29 +445,88 @@ def main(args: argparse.Namespace) -> int:
         for finding in exc.findings:
             print(f"error: {finding}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="numspec-contract-") as tmp:
-        spec_path = Path(tmp) / "openapi.json"
-        spec_path.write_text(json.dumps(document), encoding="utf-8")
-        config_path = Path(tmp) / "schemathesis.toml"
-        config_path.write_text(config_toml(args.provider, account, args.read_only),
-                               encoding="utf-8")
-        junit_path = Path(args.junit) if args.junit else Path(tmp) / "junit.xml"
-        json_path = Path(tmp) / "run.json"
-        env = dict(os.environ)
-        env.update({
-            "SCHEMATHESIS_HOOKS": HOOKS_MODULE,
-            "NUMSPEC_CONTRACT_PROVIDER": args.provider,
-            "NUMSPEC_CONTRACT_URL": args.url.rstrip("/"),
-            "NUMSPEC_CONTRACT_AUTH": args.auth,
-            "NUMSPEC_CONTRACT_READ_ONLY": "1" if args.read_only else "",
-        })
-        command = build_command(args, spec_path, config_path, junit_path, json_path)
-        print(f"numspec contract: {args.provider} at {args.url}"
-              f"{' (read-only)' if args.read_only else ''}", flush=True)
-        try:
-            code = subprocess.call(command, env=env)
-        except KeyboardInterrupt:
-            return 130
-        outcome = read_outcome(json_path, junit_path)
-    print("\n".join(summary(outcome, code, args.provider, args.url, args.junit)), flush=True)
+    try:
+        with _signals_stop_the_run(), tempfile.TemporaryDirectory(prefix="numspec-contract-") as tmp:
+            return _run(args, Path(tmp), document, account, (user, password))
+    except _Stopped as stopped:
+        print(f"numspec contract: stopped by {stopped} (temporary files removed)", flush=True)
+        return 128 + stopped.signum
+    except KeyboardInterrupt:
+        print("numspec contract: stopped by SIGINT (temporary files removed)", flush=True)
+        return 130
+
+
+def _run(args: argparse.Namespace, tmp: Path, document: dict[str, Any], account: str,
+         auth: tuple[str, str]) -> int:
+    spec_path = tmp / "openapi.json"
+    spec_path.write_text(json.dumps(document), encoding="utf-8")
+    config_path = tmp / "schemathesis.toml"
+    config_path.write_text(run_config(args.provider, account, args.read_only), encoding="utf-8")
+    events = tmp / "events"
+    events.touch(mode=0o600)
+    junit_path = Path(args.junit) if args.junit else tmp / "junit.xml"
+    json_path = tmp / "run.json"
+    env = dict(os.environ)
+    env.pop("NUMSPEC_AUTH", None)
+    env.update({
+        "SCHEMATHESIS_HOOKS": HOOKS_MODULE,
+        "NUMSPEC_CONTRACT_PROVIDER": args.provider,
+        "NUMSPEC_CONTRACT_URL": args.url.rstrip("/"),
+        "NUMSPEC_CONTRACT_AUTH": f"{auth[0]}:{auth[1]}",
+        "NUMSPEC_CONTRACT_USER": auth[0],
+        "NUMSPEC_CONTRACT_PASSWORD": auth[1],
+        "NUMSPEC_CONTRACT_READ_ONLY": "1" if args.read_only else "",
+        "NUMSPEC_CONTRACT_DEADLINE": f"{args.request_timeout:g}",
+        "NUMSPEC_CONTRACT_EVENTS": str(events),
+        "PYTHONUNBUFFERED": "1",
+    })
+    # Schemathesis writes into a pipe and so wraps at 80 columns: give it the terminal's width.
+    env.setdefault("COLUMNS", str(shutil.get_terminal_size((120, 24)).columns
+                                  if sys.stdout.isatty() else 120))
+    command = build_command(args, spec_path, config_path, junit_path, json_path)
+    print(f"numspec contract: {args.provider} at {args.url}"
+          f"{' (read-only)' if args.read_only else ''}", flush=True)
+    shown_spec = f"{args.spec} ({args.provider} operations)"
+    replace = {str(spec_path): shown_spec}
+    drop = (str(config_path), str(json_path)) + (() if args.junit else (str(junit_path), "Reports:"))
+    progress = _Progress(events)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, encoding="utf-8", errors="replace")
+    reader = threading.Thread(target=_forward, args=(proc.stdout, replace, drop), daemon=True)
+    reader.start()
+    say: Callable[[str], None] = lambda line: print(line, flush=True)
+    deadline = time.monotonic() + args.max_time if args.max_time else None
+    timed_out = False
+    try:
+        while proc.poll() is None:
+            try:
+                proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+            progress.poll(say)
+            if deadline is not None and time.monotonic() > deadline:
+                timed_out = True
+                _stop(proc)
+    finally:
+        _stop(proc)  # a signal or an error here must not leave Schemathesis running
+        reader.join(timeout=10)
+    progress.poll(say)
+    code = proc.returncode
+    outcome = read_outcome(json_path, junit_path)
+    notes = []
+    if timed_out:
+        notes.append(f"stopped: the run took longer than --max-time {args.max_time:g} s")
+        code = code or 1
+    elif progress.nothing_tested():
+        counts = ", ".join(f"{n}x {s}" for s, n in sorted(progress.statuses.items()))
+        notes.append(f"every answer was 401, 403, 404 or 405 ({counts}): nothing was tested; "
+                     "check --url, --auth and --account")
+        code = code or 1
+    if any(error.startswith("Network Error") for error in outcome.errors):
+        notes.append(f"a Network Error is no answer, or none complete within --request-timeout "
+                     f"{args.request_timeout:g} s (\"Read timed out\")")
+    junit = args.junit if args.junit and Path(args.junit).is_file() else None
+    lines = summary(outcome, code, args.provider, args.url, junit)
+    lines[2:2] = [f"  {note}" for note in notes]
+    print("\n".join(lines), flush=True)
     return 0 if code == 0 else 1

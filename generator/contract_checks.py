@@ -9,9 +9,12 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import socket
+import ssl
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,6 +32,9 @@ from schemathesis.generation.meta import TestPhase
 
 DOC_URI = "urn:numspec:contract"
 SETTINGS: dict[str, str] = {}
+# contract_pytest's login check when the server was not up at contract_schema(): run before
+# each case's request until it passes.
+PREFLIGHT: list[Callable[[], None]] = []
 
 
 def configure(provider: str, url: str, auth: tuple[str, str], read_only: bool = False) -> None:
@@ -39,6 +45,84 @@ def configure(provider: str, url: str, auth: tuple[str, str], read_only: bool = 
 
 def setting(name: str) -> str:
     return SETTINGS.get(name) or os.environ.get(f"NUMSPEC_CONTRACT_{name.upper()}", "")
+
+
+# -- the `numspec contract` child: deadlines and progress -----------------------------------------
+
+_local = threading.local()
+
+
+def _deadline_exceeded(limit: float) -> TimeoutError:
+    return TimeoutError(f"no complete answer within {limit:g} s (--request-timeout)")
+
+
+def _install_deadline(limit: float) -> None:
+    """An overall deadline for every request this process sends through requests (test cases,
+    the checks' own, Schemathesis' probes). Per-read timeouts never fire on a server that sends
+    one byte every few seconds: each read waits at most what is left of the deadline instead."""
+    original_send = requests.Session.send
+
+    def send(self: requests.Session, request: Any, **kwargs: Any) -> Any:
+        # The deadline outlives send(): Schemathesis streams and reads the body afterwards.
+        # It holds for this thread's socket reads until the next request starts (redirects,
+        # sent from inside send(), keep the first request's deadline).
+        depth = getattr(_local, "depth", 0)
+        if depth == 0:
+            _local.deadline = time.monotonic() + limit
+        _local.depth = depth + 1
+        try:
+            return original_send(self, request, **kwargs)
+        finally:
+            _local.depth = depth
+
+    def bounded(read: Any) -> Any:
+        def wrapper(sock: socket.socket, *args: Any, **kwargs: Any) -> Any:
+            deadline = getattr(_local, "deadline", None)
+            if deadline is None:
+                return read(sock, *args, **kwargs)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _deadline_exceeded(limit)
+            before = sock.gettimeout()
+            sock.settimeout(left if before is None else min(before, left))
+            try:
+                return read(sock, *args, **kwargs)
+            except TimeoutError:
+                raise _deadline_exceeded(limit) from None
+            finally:
+                sock.settimeout(before)
+        return wrapper
+
+    requests.Session.send = send  # type: ignore[method-assign]
+    for cls in (socket.socket, ssl.SSLSocket):
+        for name in ("recv", "recv_into"):
+            setattr(cls, name, bounded(getattr(cls, name)))
+
+
+if os.environ.get("NUMSPEC_CONTRACT_DEADLINE"):
+    _install_deadline(float(os.environ["NUMSPEC_CONTRACT_DEADLINE"]))
+
+_events_lock = threading.Lock()
+
+
+def _event(case: Any, status: str) -> None:
+    """One line per answer for the parent's progress and its nothing-was-tested verdict."""
+    path = os.environ.get("NUMSPEC_CONTRACT_EVENTS")
+    if not path:
+        return
+    phase = case.meta.phase.name if case.meta is not None else "other"
+    with _events_lock, open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{phase} {status}\n")
+
+
+@schemathesis.hook
+def after_call(ctx: Any, case: Any, response: Any) -> None:
+    _event(case, str(response.status_code))
+
+
+@schemathesis.hook
+def after_network_error(ctx: Any, case: Any, request: Any) -> None:
+    _event(case, "no-answer")
 
 
 # -- reading the contract ----------------------------------------------------------------------
@@ -284,6 +368,8 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     "not available" answers are still exercised. Values are replaced with new containers,
     never edited in place: Schemathesis derives later cases from the same dicts.
     """
+    for check in PREFLIGHT[:1]:
+        check()
     meta = case.meta
     if meta is None:
         return

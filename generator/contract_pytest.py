@@ -27,6 +27,12 @@ the user name is not one (Restcomm e-mail logins); `spec=` points at another con
 Stateful testing through the contract's links is `schema.as_state_machine().TestCase`, as in
 Schemathesis' own documentation.
 
+The credentials are checked before any case runs, as `numspec contract` checks them: the
+server must accept them and serve the provider's operations at `url`. When the server answers
+when `contract_schema` is called (the usual case), a refusal fails the module at collection;
+when it is not up yet (a fixture starts it), the check runs before the first case's request
+and a refusal fails that case and every later one before its request is sent.
+
 The settings live in generator.contract_checks for the whole process: one provider and one
 server per pytest run.
 """
@@ -38,7 +44,13 @@ from typing import Any
 
 import schemathesis
 from numspec.generator import contract_checks
-from numspec.generator.contract import config_toml, parse_auth, provider_document
+from numspec.generator.contract import (
+    ContractError,
+    config_toml,
+    parse_auth,
+    preflight,
+    provider_document,
+)
 from numspec.generator.specload import DEFAULT_SPEC, load
 from schemathesis.config import SchemathesisConfig
 
@@ -66,5 +78,38 @@ def contract_schema(
     if max_examples is not None:
         data["generation"]["max-examples"] = max_examples
     contract_checks.configure(provider, url, (user, password), read_only)
+    login = (url, (user, password), provider, account or user, document)
+    try:
+        preflight(*login)
+    except ContractError as exc:
+        if not str(exc).startswith("cannot reach"):
+            _refuse(exc)
+        contract_checks.PREFLIGHT[:] = [_deferred_preflight(login)]  # not up yet
     schema = schemathesis.openapi.from_dict(document, config=SchemathesisConfig.from_dict(data))
     return schema.include(method="GET") if read_only else schema
+
+
+def _refuse(exc: ContractError) -> None:
+    import pytest
+
+    pytest.fail(f"numspec contract_schema: {exc}", pytrace=False)
+
+
+def _deferred_preflight(login: tuple[Any, ...]) -> Any:
+    """The check for the first case's before_call hook: gone once it passes; once it failed,
+    it fails every case the same way (Schemathesis turns a pytest.exit in a hook into an
+    error of that one case, and the rest would run)."""
+    refusal: list[str] = []
+
+    def check() -> None:
+        if not refusal:
+            try:
+                preflight(*login)
+            except ContractError as exc:
+                refusal.append(f"numspec contract_schema: {exc}")
+            else:
+                contract_checks.PREFLIGHT.clear()
+                return
+        raise AssertionError(refusal[0])
+
+    return check

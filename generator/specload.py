@@ -192,18 +192,29 @@ class _Bundler:
     def __init__(self, root: Path):
         self.root = root
         self.cache: dict[Path, Any] = {}
+        self.unreadable: set[Path] = set()  # reported once, however many refs point there
         self.findings: list[Finding] = []
         self.hoisted: dict[tuple[str, str], dict[str, Any]] = {}
         self.hoisted_from: dict[tuple[str, str], str] = {}
         self.origins: dict[str, tuple[str, str]] = {}
 
     def doc(self, path: Path) -> Any:
+        if path in self.unreadable:
+            raise SpecError([])
         if path not in self.cache:
-            self.cache[path] = read_file(path)
+            try:
+                self.cache[path] = read_file(path)
+            except SpecError:
+                self.unreadable.add(path)
+                raise
         return self.cache[path]
 
     def run(self) -> LoadedSpec:
-        document = copy.deepcopy(self.doc(self.root))
+        root = self.doc(self.root)
+        if "swagger" in root and "openapi" not in root:
+            raise SpecError([Finding(_display(self.root), "", (
+                f"Swagger {root['swagger']} is not supported; convert it to OpenAPI 3 first"))])
+        document = copy.deepcopy(root)
         self.origins[""] = (_display(self.root), "")
         bundled = self.walk(document, self.root, "", "", inlining=())
         components = bundled.setdefault("components", {}) if isinstance(bundled, dict) else {}

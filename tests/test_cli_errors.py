@@ -41,7 +41,7 @@ def test_bad_input_is_one_line_not_a_traceback(args: tuple[str, ...], code: int,
 
 def test_docs_build_into_a_folder_is_refused(tmp_path: Path) -> None:
     result = numspec("docs", "build", "--out", tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2  # refused with the options, before anything is built
     assert "is a folder" in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
 

@@ -144,6 +144,7 @@ def test_mutant_is_caught(name: str, tmp_path: Path, mutation_score: dict[str, b
 
 def test_junit_report_names_the_failures_and_summary_counts_them(tmp_path: Path) -> None:
     junit = tmp_path / "reports" / "contract.xml"
+    junit.parent.mkdir()  # --junit creates no folders (a typo must not)
     with mutant_server("fc-pages-lie", tmp_path) as base:
         run = contract("freeclimb", base, "--phases", "examples", "--seed", SEED,
                        "--junit", str(junit))

@@ -296,6 +296,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_build_writes_one_file_atomically(tmp_path: Path) -> None:
     out = tmp_path / "sub" / "docs.html"
+    out.parent.mkdir()  # --out creates no folders (a typo must not)
     result = run_cli("docs", "build", "--out", str(out))
     assert result.returncode == 0, result.stderr
     size = out.stat().st_size
@@ -311,11 +312,17 @@ def free_port() -> int:
         return port
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT as a terminal gives it. Background jobs and some CI runners start
+    us with SIGINT ignored, which Python (and so the child) would inherit and keep."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_serve_answers_on_loopback_and_stops_cleanly_on_ctrl_c() -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "numspec.generator.cli", "docs", "serve", "--port",
                              str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)  # noqa: PLW1509
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -330,9 +337,12 @@ def test_serve_answers_on_loopback_and_stops_cleanly_on_ctrl_c() -> None:
         other.read()
         assert other.status == 404
         conn.close()
-    finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:  # whatever failed above, the server does not outlive the test
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0
     assert "Traceback" not in err and "stopped" in out
 

@@ -1,8 +1,11 @@
 """`numspec generate`: models, clients and server stubs from the contract, byte-reproducible.
 
-Output is a pure function of (contract, templates, generator code, tool versions). A manifest
-records a fingerprint of those inputs and a hash of every file written, so `--check` can say
-"up to date" without regenerating when nothing changed, and still notices hand edits.
+Output is a pure function of (contract, templates, generator code, pinned tool versions). A
+manifest records a fingerprint of those inputs and a hash of every file written, so `--check` can
+say "up to date" without regenerating when nothing changed, and still notices hand edits.
+
+The manifest also marks a folder as numspec's own: `--out` replaces only such a folder (or an
+empty or missing one), never a file, the working folder or a folder holding it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from numspec.generator.specload import Finding, LoadedSpec, SpecError, load, roo
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "generated"
 MANIFEST = "MANIFEST.json"
-TOOLS = ("datamodel-code-generator", "black", "isort", "pydantic", "jinja2")
+# Only tools whose version decides the output bytes, and all pinned in pyproject.toml, so a
+# fresh clone computes the same fingerprint. (jinja2 and pydantic only run the templates and
+# DCG: the same templates give the same text on any version we allow.)
+TOOLS = ("datamodel-code-generator", "black", "isort")
 CODEGEN = Path(__file__).resolve().parent
 # The loader (bundling, 3.0 upgrade) decides the bytes of openapi.json: inputs too.
 CODE_INPUTS = (CODEGEN.parent / "specload.py", CODEGEN.parent / "oas30.py")
@@ -122,9 +128,67 @@ def fast_check(out: Path, root: Path) -> bool:
     return True
 
 
+class OutputError(Exception):
+    """`--out` names a place numspec must not write to; the message says why, in one line."""
+
+
+def _manifest_files(folder: Path) -> set[str] | None:
+    """The files a numspec manifest in `folder` lists, or None when there is no such manifest."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(manifest, dict) or not isinstance(manifest.get("inputs"), str)
+            or not isinstance(manifest.get("files"), dict)):
+        return None
+    return set(manifest["files"])
+
+
+def check_output(out: Path, spec_files: list[Path], force: bool = False) -> None:
+    """Refuse an `--out` whose replacement could lose anything that numspec did not write.
+
+    Allowed: a missing folder in an existing parent, an empty folder, or a previous numspec
+    output holding only the files its manifest lists. `force` allows any other folder, but
+    never a file, the working folder or one of its parents, a folder holding the contract, or
+    a git working tree.
+    """
+    shown = str(out)
+    real = out.resolve()
+    cwd = Path.cwd().resolve()
+    if real == cwd or real in cwd.parents:
+        raise OutputError(f"--out {shown} is the working folder or one of its parents; "
+                          "name a folder of its own, e.g. --out generated")
+    if any(real in spec.resolve().parents for spec in spec_files):
+        raise OutputError(f"--out {shown} holds the contract being read; name another folder")
+    if (real / ".git").exists():
+        raise OutputError(f"--out {shown} is a git working tree; name a folder inside it")
+    if real.exists() and not real.is_dir():
+        raise OutputError(f"--out {shown} is a file; numspec generate writes a folder")
+    if not real.exists():
+        if not real.parent.is_dir():
+            raise OutputError(f"--out {shown}: the folder {out.parent} does not exist "
+                              "(create it first, or check for a typo)")
+        return
+    on_disk = _on_disk(real)
+    if not on_disk or force:
+        return
+    listed = _manifest_files(real)
+    if listed is None:
+        raise OutputError(f"--out {shown} is a folder numspec did not write (no {MANIFEST}); "
+                          "generate replaces its whole content: pass --force to allow that")
+    foreign = sorted(on_disk - listed - {MANIFEST})
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise OutputError(f"--out {shown} holds files numspec did not write "
+                          f"({', '.join(foreign[:3])}{more}); move them or pass --force")
+
+
 def write_atomically(out: Path, files: dict[str, str]) -> None:
-    """Write into a sibling folder, then swap it in: a failure leaves `out` untouched."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """Write into a sibling folder, then swap it in: a failure leaves `out` untouched.
+
+    The parent folder must exist (check_output says so first): a typo creates nothing.
+    """
+    out = out.resolve()  # through a symlink: replace the folder, keep the link
     # Not tempfile.mkdtemp: its 0700 mode would become the mode of `out` after the swap.
     suffix = f"{os.getpid()}-{secrets.token_hex(4)}"
     staging = out.parent / f".{out.name}.new-{suffix}"
@@ -165,6 +229,12 @@ def main(args: argparse.Namespace) -> int:
         print(f"{out}: up to date (inputs unchanged)")
         return 0
     loaded = load(root)
+    if not args.check:
+        try:  # before the slow part: say at once that --out is refused
+            check_output(out, loaded.files, force=getattr(args, "force", False))
+        except OutputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     refuse_unsound(loaded)
     if not args.check:
         print(f"generating into {out} ...", file=sys.stderr)
