@@ -8,6 +8,8 @@ on the event loop on purpose: each is short, and a thread hop would cost more th
 from __future__ import annotations
 
 import html
+import sys
+import time
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -38,7 +40,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024  # number bodies are a few hundred bytes; anything near this is abuse
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -396,3 +398,48 @@ def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> 
 
         app.mount("/docs", docs_app(docs_document))
     return app
+
+
+class AccessLog:
+    """One line per request on stdout: method, path, status, milliseconds.
+
+    The query string is left out (filters may carry what a user would not log) and so are the
+    headers (credentials); the path is as the client sent it, with anything unprintable escaped
+    so a request cannot forge log lines.
+    """
+
+    def __init__(self, app: ASGIApp, write: Callable[[str], object] | None = None) -> None:
+        self.app = app
+        self.write = write or _print_line
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0  # stays 0 if the client left before any answer
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            path = scope.get("raw_path") or scope["path"].encode()
+            self.write(f'{_printable(scope["method"])} {_printable(path.split(b"?", 1)[0])} '
+                       f"{status or '-'} {elapsed:.1f}ms")
+
+
+def _printable(text: str | bytes) -> str:
+    raw = text.decode("latin-1") if isinstance(text, bytes) else text
+    return "".join(c if c.isprintable() and c != " " and ord(c) < 127 else f"\\x{ord(c):02x}"
+                   for c in raw)
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
