@@ -196,3 +196,16 @@ def test_the_root_is_a_page_pointing_at_the_docs_and_both_providers(server: Serv
         assert http.head("/").status_code == 200
         refused = http.post("/")
         assert (refused.status_code, refused.headers["allow"]) == (405, "GET, HEAD")
+
+
+# -- 6. FreeClimb's AvailableNumber as FreeClimb's own contract has it ------------------------
+
+def test_available_numbers_carry_campaign_id_and_no_alias(server: Server) -> None:
+    with server.client() as http:
+        answer = http.get("/apiserver/AvailablePhoneNumbers", auth=FC_LOGIN)
+    assert answer.status_code == 200
+    for line in answer.json()["availablePhoneNumbers"]:
+        # The official contract's fields (reference freeclimb.md §2.3), nothing invented.
+        assert set(line) == {"phoneNumber", "campaignId", "region", "country", "voiceEnabled",
+                             "smsEnabled", "capabilities"}
+        assert line["campaignId"] is None

@@ -588,7 +588,7 @@ def test_freeclimb_available_numbers(store: Store, fc: FreeClimb) -> None:
     first = fc.list_available_numbers(me)
     assert first["total"] == 600 and first["numPages"] == 6
     assert list(first["availablePhoneNumbers"][0]) == [
-        "phoneNumber", "alias", "region", "country", "voiceEnabled", "smsEnabled",
+        "phoneNumber", "campaignId", "region", "country", "voiceEnabled", "smsEnabled",
         "capabilities"]
     assert first["nextPageUri"].startswith("/AvailablePhoneNumbers?cursor=")
     walked = [n["phoneNumber"] for n in first["availablePhoneNumbers"]]
