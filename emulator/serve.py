@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from importlib import resources
 
-from numspec.emulator import accounts
+from numspec.emulator import accounts, guard
 from numspec.emulator.store import SchemaTooNew, Store
 
 PUBLIC_DEMO_WARNING = (
@@ -56,7 +56,7 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host.strip("[]"), port))
-        sock.listen(2048)
+        sock.listen(guard.LISTEN_BACKLOG)
     except BaseException:
         sock.close()
         raise
@@ -111,8 +111,14 @@ def main(args: argparse.Namespace) -> int:
     gc.freeze()
     # A page of 100 numbers allocates thousands of objects; collect the young ones less often.
     gc.set_threshold(20_000, 20, 100)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           server_header=False))
+    limit = getattr(args, "max_connections", None) or guard.default_connection_limit()
+    config = uvicorn.Config(
+        guard.guard_app(app), log_level="warning", access_log=False, server_header=False,
+        http=guard.guarded_protocol(getattr(args, "header_timeout", guard.DEFAULT_HEADER_TIMEOUT_S)),
+        limit_concurrency=limit, backlog=guard.LISTEN_BACKLOG,
+        timeout_keep_alive=getattr(args, "keep_alive_timeout", guard.DEFAULT_KEEP_ALIVE_S))
+    guard.limit_log_floods()  # after Config, which sets the loggers up
+    server = uvicorn.Server(config)
     with sock:
         server.run(sockets=[sock])
     return 0 if server.started else 1  # uvicorn has logged why it did not start

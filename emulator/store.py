@@ -182,20 +182,57 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-# re2 runs in linear time, so no pattern a client sends can stall the server.
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False
-_RE2_OPTIONS.max_mem = 8 << 20
+# re2 runs in linear time, but "linear" is in the size of its program: `((.)?){1000}` in 252
+# characters compiles to 270 000 instructions and cost 60-130 ms a row through the capture
+# path. Filters only ask "does it match", so groups never capture (the fast DFA path), and a
+# program larger than any sensible phone-number pattern is refused outright.
+def _re2_options(max_mem: int) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    options.never_capture = True
+    options.max_mem = max_mem
+    return options
+
+
+_RE2_OPTIONS = _re2_options(8 << 20)  # room for the DFA's state cache
+# A first compile in little memory makes re2 give up early on a huge program: compiling
+# `[0-9]{1,1000}` x 19 in full took a second; this fails it in a few milliseconds.
+_RE2_GUARD = _re2_options(256 << 10)
+MAX_PATTERN_PROGRAM = 2000  # `(.?){220}` is 1984; real filters are under 50
+# However a filter is built, one request's queries stop after this long (see Store.read).
+QUERY_BUDGET_S = 2.0
+
+
+class PatternTooComplex(ValueError):
+    """A valid pattern whose compiled program is over MAX_PATTERN_PROGRAM."""
+
+
+class QueryBudgetExceeded(RuntimeError):
+    """A read ran longer than its budget and SQLite stopped it."""
 
 
 @functools.lru_cache(maxsize=256)
 def compile_pattern(pattern: str) -> Any:
-    """Compile with re2; raises ``re2.error`` for an invalid (or non-linear) pattern."""
-    return re2.compile(pattern, _RE2_OPTIONS)
+    """Compile with re2 (match-only); raises ``re2.error`` for an invalid (or non-linear)
+    pattern and ``PatternTooComplex`` for one too big to run over every row cheaply."""
+    try:
+        re2.compile(pattern, _RE2_GUARD)
+    except re2.error as exc:
+        if "too large" not in str(exc):
+            raise
+        raise PatternTooComplex("it compiles to too large a program") from None
+    compiled = re2.compile(pattern, _RE2_OPTIONS)
+    size = max(compiled.programsize, compiled.reverseprogramsize)
+    if size > MAX_PATTERN_PROGRAM:
+        raise PatternTooComplex(
+            f"it compiles to {size} instructions, more than the {MAX_PATTERN_PROGRAM} allowed")
+    return compiled
 
 
+@functools.lru_cache(maxsize=32_768)
 def _regexp(pattern: str, value: str | None) -> bool:
     # SQLite's `X REGEXP Y` calls regexp(Y, X). Patterns are checked before the query runs.
+    # Cached: a list runs the same pattern over the same rows twice (count, then page).
     return value is not None and compile_pattern(pattern).search(value) is not None
 
 
@@ -267,15 +304,29 @@ class Store:
         return self._guard_lock if self._memory else nullcontext()
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: every query inside sees one consistent snapshot."""
+    def read(self, budget_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees one consistent snapshot.
+
+        With ``budget_s``, SQLite interrupts the queries once that much time has passed and
+        ``QueryBudgetExceeded`` is raised: a client-chosen filter cannot hold a thread long.
+        """
         with self._guard():
             conn = self.connection()
+            if budget_s is not None:
+                deadline = time.monotonic() + budget_s
+                # Called every 1000 VM steps; a non-zero answer aborts the statement.
+                conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
             conn.execute("BEGIN")
             try:
                 yield conn
+            except sqlite3.OperationalError as exc:
+                if budget_s is not None and "interrupted" in str(exc):
+                    raise QueryBudgetExceeded(f"stopped after {budget_s:g} s") from None
+                raise
             finally:
                 conn.execute("COMMIT")
+                if budget_s is not None:
+                    conn.set_progress_handler(None, 0)
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of one statement, with no explicit transaction: a lone SELECT reads

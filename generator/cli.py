@@ -103,6 +103,9 @@ def add_serve_command(sub: Any) -> None:
     p.add_argument("--inventory", type=positive, default=None,
                    help="how many available numbers to seed into a new database")
     p.add_argument("--config", default=None, help="TOML file with extra accounts")
+    from numspec.emulator.guard import add_limit_options
+
+    add_limit_options(p)
     p.set_defaults(func=_serve)
 
 
