@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from numspec.emulator import accounts
+from numspec.emulator import accounts, store
 
 from tests.emulator_process import EmulatorProcess
 
@@ -239,4 +239,46 @@ def test_serve_help_documents_the_limits() -> None:
         assert option in out
 
 
-_ = sqlite3  # used by the cursor tests below
+# -- 2. the cursor table stays bounded ----------------------------------------------------
+
+
+def test_cursor_rows_stay_bounded_after_many_distinct_filter_lists(
+        server: EmulatorProcess) -> None:
+    """Every list below has its own filter and more than one page, so each issues a cursor;
+    the table keeps at most CURSORS_PER_ACCOUNT of them, the newest ones, and they work."""
+    lists = store.CURSORS_PER_ACCOUNT + 60
+    links = []
+    with httpx.Client(base_url=server.base_url, auth=FC_DEMO, timeout=10) as client:
+        for i in range(lists):
+            page = client.get(AVAILABLE, params={"phoneNumber": rf"^\+1|z{{{i + 1}}}"}).json()
+            assert page["total"] > 100 and page["nextPageUri"]
+            links.append(page["nextPageUri"])
+        with sqlite3.connect(f"file:{server.db}?mode=ro", uri=True) as db:
+            (rows,) = db.execute("SELECT COUNT(*) FROM cursors WHERE account_sid = ?",
+                                 (FC_DEMO[0],)).fetchone()
+        assert rows <= store.CURSORS_PER_ACCOUNT, f"{rows} cursor rows after {lists} lists"
+        newest = client.get("/apiserver" + links[-1])
+        assert newest.status_code == 200 and newest.json()["page"] == 1
+        oldest = client.get("/apiserver" + links[0])
+        assert oldest.status_code == 400 and "cursor" in oldest.json()["message"]
+
+
+def test_cursors_expire_within_the_hour_and_the_table_has_a_ceiling(tmp_path: Path) -> None:
+    now = [1_700_000_000_000]
+    db = store.Store(tmp_path / "numspec.db", inventory_size=10, clock=lambda: now[0],
+                     cursors_per_account=5, max_cursors=12)
+    try:
+        first = db.save_cursor("listing", "AC1", {"p": 0})
+        for i in range(20):
+            db.save_cursor("listing", f"AC{i % 4}", {"p": i + 1})
+        assert db.cursor_count() == 12  # four accounts of 5 would be 20: the ceiling holds
+        assert db.load_cursor("listing", "AC1", first) is None  # evicted, oldest first
+        kept = db.save_cursor("listing", "AC1", {"p": 99})
+        assert db.load_cursor("listing", "AC1", kept) == {"p": 99}
+        now[0] += store.CURSOR_TTL_MS + 1
+        assert store.CURSOR_TTL_MS <= 3600 * 1000
+        assert db.load_cursor("listing", "AC1", kept) is None  # expired
+        db.save_cursor("listing", "AC1", {"p": 100})
+        assert db.cursor_count() == 1  # issuing one clears the expired rows
+    finally:
+        db.close()
