@@ -38,7 +38,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 MAX_BODY_BYTES = 64 * 1024  # number bodies are a few hundred bytes; anything near this is abuse
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -288,4 +288,10 @@ def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> 
         from numspec.generator.docs import docs_app
 
         app.mount("/docs", docs_app(docs_document))
+
+        async def docs_slash(request: Request) -> Response:
+            # Starlette's own slash redirect builds an absolute URL from the Host header.
+            return RedirectResponse("/docs/", status_code=307)
+
+        app.add_route("/docs", docs_slash, methods=["GET", "HEAD"])
     return app

@@ -282,3 +282,60 @@ def test_cursors_expire_within_the_hour_and_the_table_has_a_ceiling(tmp_path: Pa
         assert db.cursor_count() == 1  # issuing one clears the expired rows
     finally:
         db.close()
+
+
+# -- 7. login timing: an unknown user takes the wrong password's path ---------------------
+
+
+def _login_path(db: store.Store, provider: accounts.Provider, user: str,
+                password: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """The SQL statements and the (length, length) of each constant-time comparison one
+    login makes."""
+    statements: list[str] = []
+    compared: list[tuple[int, int]] = []
+    real = accounts.hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((len(a), len(b)))
+        return real(a, b)
+
+    # The trace shows bound values; name the user's in place so two users compare equal.
+    db.connection().set_trace_callback(lambda sql: statements.append(sql.replace(user, "?")))
+    accounts.hmac.compare_digest = spy  # type: ignore[assignment]
+    try:
+        assert accounts.authenticate(db, provider, user, password) is None
+    finally:
+        accounts.hmac.compare_digest = real
+        db.connection().set_trace_callback(None)
+    return statements, compared
+
+
+@pytest.mark.parametrize("provider", ["freeclimb", "restcomm"])
+def test_unknown_user_and_wrong_password_take_one_path(tmp_path: Path,
+                                                       provider: accounts.Provider) -> None:
+    db = store.Store(tmp_path / "numspec.db", inventory_size=10)
+    accounts.ensure_demo_accounts(db)
+    known = (accounts.FREECLIMB_DEMO if provider == "freeclimb" else accounts.RESTCOMM_DEMO)
+    unknown_user = "AC" + "9" * (40 if provider == "freeclimb" else 32)
+    try:
+        wrong = _login_path(db, provider, known.username, "x" * 40)
+        unknown = _login_path(db, provider, unknown_user, "x" * 40)
+        assert wrong == unknown and wrong[1], (wrong, unknown)
+        if provider == "restcomm":  # by e-mail too
+            assert _login_path(db, provider, known.email or "", "x" * 40) == wrong
+            assert _login_path(db, provider, "nobody@numspec.example", "x" * 40) == wrong
+    finally:
+        db.close()
+
+
+# -- 8. the /docs redirect never trusts Host ------------------------------------------------
+
+
+def test_docs_redirect_is_relative(server: EmulatorProcess) -> None:
+    with _raw(server) as sock:
+        sock.sendall(b"GET /docs HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        head = _read_head(sock).decode("latin-1")
+    assert head.startswith("HTTP/1.1 30"), head
+    location = next(line.split(":", 1)[1].strip() for line in head.split("\r\n")
+                    if line.lower().startswith("location:"))
+    assert location == "/docs/" and "evil" not in head
