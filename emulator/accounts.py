@@ -279,7 +279,8 @@ def authenticate(store: Store, provider: Provider, user: str, password: str) -> 
 
 
 def load_accounts_file(store: Store, path: str | os.PathLike[str]) -> list[Account]:
-    """Add the accounts a TOML file lists; returns them in file order.
+    """Add the accounts a TOML file lists; returns them in file order. Unknown sections and
+    keys are refused (ValueError) before anything is added.
 
     ```toml
     [[freeclimb.accounts]]
@@ -296,6 +297,7 @@ def load_accounts_file(store: Store, path: str | os.PathLike[str]) -> list[Accou
     """
     with open(path, "rb") as handle:
         config = tomllib.load(handle)
+    _refuse_unknown_keys(config)
     added: list[Account] = []
     for entry in _entries(config, "freeclimb"):
         added.append(add_freeclimb_account(
@@ -311,6 +313,34 @@ def load_accounts_file(store: Store, path: str | os.PathLike[str]) -> list[Accou
             friendly_name=_text(entry, "friendly_name"),
         ))
     return added
+
+
+# What an accounts file may hold (the format `numspec serve --help` documents).
+CONFIG_KEYS = {
+    "freeclimb": ("account_id", "api_key"),
+    "restcomm": ("sid", "auth_token", "email", "parent_sid", "organization_sid", "friendly_name"),
+}
+
+
+def _refuse_unknown_keys(config: dict[str, Any]) -> None:
+    """A misspelt section or key would silently add nothing (or lose a setting): name it."""
+    tables = " and ".join(f"[[{provider}.accounts]]" for provider in CONFIG_KEYS)
+    for name, section in config.items():
+        if name not in CONFIG_KEYS:
+            raise ValueError(f"unknown section {name!r}; the file holds only {tables} tables")
+        if not isinstance(section, dict):
+            continue  # _entries says how it must look
+        for key in section:
+            if key != "accounts":
+                raise ValueError(f"unknown section '{name}.{key}'; the file holds only {tables} "
+                                 "tables")
+        entries = section.get("accounts", [])
+        for number, entry in enumerate(entries if isinstance(entries, list) else [], 1):
+            for key in entry if isinstance(entry, dict) else ():
+                if key not in CONFIG_KEYS[name]:
+                    raise ValueError(
+                        f"[[{name}.accounts]] number {number}: unknown key {key!r} "
+                        f"(known: {', '.join(CONFIG_KEYS[name])})")
 
 
 def _entries(config: dict[str, Any], provider: str) -> list[dict[str, Any]]:

@@ -9,10 +9,13 @@ run in the thread pool and one costly list cannot stop every other request.
 
 from __future__ import annotations
 
+import html
+import sys
+import time
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.exception_handlers import http_exception_handler
 from numspec.emulator.accounts import Account
 from numspec.emulator.errors import (
@@ -38,7 +41,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024  # number bodies are a few hundred bytes; anything near this is abuse
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -256,12 +261,29 @@ def _response(error: ProviderError) -> Response:
     return Response(body, error.status, dict(error.headers), media)
 
 
-def _provider(request: Request) -> str | None:
-    path = request.url.path
+FREECLIMB_BASE = "/apiserver"
+RESTCOMM_BASE = "/restcomm/2012-04-24"
+# Methods the generated routes name (HEAD comes with GET); any other one finds no route.
+_ROUTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE"})
+
+
+def _provider_of(path: str) -> str | None:
+    """Which provider a path belongs to. No slash is needed after the prefix: FreeClimb's Node
+    SDK asks for `/apiservernull` when there is no next page, and should read FreeClimb's 404."""
     for prefix in ("/apiserver", "/restcomm"):
-        if path == prefix or path.startswith(prefix + "/"):
+        if path.startswith(prefix):
             return prefix
     return None
+
+
+def _provider(request: Request) -> str | None:
+    return _provider_of(request.url.path)
+
+
+def _provider_not_found(provider: str) -> Response:
+    if provider == "/apiserver":
+        return _response(freeclimb_error(404, FC_NOT_FOUND, "Not Found"))
+    return _response(restcomm_error(404))
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -270,20 +292,114 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     provider = _provider(request)
     if exc.status_code != 404 or provider is None:
         return await http_exception_handler(request, exc)
-    if provider == "/apiserver":
-        return _response(freeclimb_error(404, FC_NOT_FOUND, "Not Found"))
-    return _response(restcomm_error(404))
+    return _provider_not_found(provider)
 
+
+def restcomm_json_path(path: str) -> str | None:
+    """Restcomm's AcceptFilter: a path holding `.json` anywhere answers JSON and has `.json`
+    removed from every segment before routing. Here the `.json` moves to the last segment,
+    where the contract's `.json` twin of each operation (always JSON) takes it. None when the
+    path has no `.json`."""
+    if ".json" not in path:
+        return None
+    stripped = "/".join(segment.replace(".json", "") for segment in path.split("/"))
+    return stripped if stripped.endswith("/") else stripped + ".json"  # a trailing / stays a 404
+
+
+ROOT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>numspec emulator</title></head>
+<body><h1>numspec emulator</h1>
+<p>This server emulates two phone-number APIs; state lives in its SQLite file.</p>
+<ul>
+<li><a href="docs">docs</a>: the contract, with requests you can send to this server</li>
+<li>FreeClimb base URL: <code>{base}/apiserver</code></li>
+<li>Restcomm base URL: <code>{base}/restcomm/2012-04-24</code></li>
+</ul></body></html>
+"""
+UNKNOWN_PATH = (
+    "Not Found: this server answers under /apiserver (FreeClimb), /restcomm/2012-04-24 "
+    "(Restcomm) and /docs\n"
+)
+
+
+class Edges:
+    """What happens before routing, as the real servers do it, so every answer under a
+    provider's prefix is in that provider's shape:
+
+    - Restcomm paths with `.json` in any segment are rewritten (see restcomm_json_path);
+    - a trailing slash under a provider's prefix is the provider's 404 (Starlette would
+      answer 307 to the path without it);
+    - a method no route names (FOO, PROPFIND) gets the provider's 405 with the path's real
+      Allow, from the generated 405 route of that path (Starlette's names the first route's);
+    - `/` is a short page pointing at the docs and both base URLs; other paths no provider
+      or the docs own get a plain-text 404 that says what is served.
+    """
+
+    def __init__(self, app: ASGIApp, routers: dict[str, APIRouter]) -> None:
+        self.app, self.routers = app, routers  # each provider's generated router, by prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        provider = _provider_of(path)
+        if provider is None:
+            if path == "/":
+                await self._root(scope, receive, send)
+            elif path == "/docs" or path.startswith("/docs/"):
+                await self.app(scope, receive, send)
+            else:
+                await PlainTextResponse(UNKNOWN_PATH, 404)(scope, receive, send)
+            return
+        if provider == "/restcomm":
+            rewritten = restcomm_json_path(path)
+            if rewritten is not None:
+                scope = {**scope, "path": rewritten, "raw_path": rewritten.encode()}
+                path = rewritten
+        if path.endswith("/"):
+            await _provider_not_found(provider)(scope, receive, send)
+            return
+        if scope["method"] not in _ROUTED_METHODS:
+            await self._unknown_method(scope, receive, send, provider)
+            return
+        await self.app(scope, receive, send)
+
+    async def _root(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            response: Response = PlainTextResponse("Method Not Allowed\n", 405,
+                                                   {"Allow": "GET, HEAD"})
+        else:
+            base = str(Request(scope).base_url).rstrip("/")
+            response = HTMLResponse(ROOT_PAGE.format(base=html.escape(base)))
+        await response(scope, receive, send)
+
+    async def _unknown_method(self, scope: Scope, receive: Receive, send: Send,
+                              provider: str) -> None:
+        # The contract gives no operation TRACE, so the generated 405 route of every path
+        # takes it: that route knows the path's Allow and answers in the provider's shape.
+        inner = scope["path"][len(provider):]
+        probe = {**scope, "method": "TRACE", "path": inner, "root_path": ""}
+        for route in self.routers[provider].routes:
+            if isinstance(route, Route):
+                match, child = route.matches(probe)
+                if match is Match.FULL:
+                    await route.app({**scope, **child}, receive, send)
+                    return
+        await _provider_not_found(provider)(scope, receive, send)
 
 
 def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> FastAPI:
     """Both providers in one app: FreeClimb under /apiserver, Restcomm under /restcomm."""
     app = FastAPI(title="numspec emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(HTTPException, _not_found)
-    app.include_router(fc_server.create_router(FreeClimbService(store), max_body_bytes=MAX_BODY_BYTES),
-                       prefix="/apiserver")
-    app.include_router(rc_server.create_router(RestcommService(store), max_body_bytes=MAX_BODY_BYTES),
-                       prefix="/restcomm")
+    routers = {
+        "/apiserver": fc_server.create_router(FreeClimbService(store), max_body_bytes=MAX_BODY_BYTES),
+        "/restcomm": rc_server.create_router(RestcommService(store), max_body_bytes=MAX_BODY_BYTES),
+    }
+    for prefix, router in routers.items():
+        app.include_router(router, prefix=prefix)
+    app.add_middleware(Edges, routers=routers)
     if docs_document is not None:
         from numspec.generator.docs import docs_app
 
@@ -295,3 +411,48 @@ def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> 
 
         app.add_route("/docs", docs_slash, methods=["GET", "HEAD"])
     return app
+
+
+class AccessLog:
+    """One line per request on stdout: method, path, status, milliseconds.
+
+    The query string is left out (filters may carry what a user would not log) and so are the
+    headers (credentials); the path is as the client sent it, with anything unprintable escaped
+    so a request cannot forge log lines.
+    """
+
+    def __init__(self, app: ASGIApp, write: Callable[[str], object] | None = None) -> None:
+        self.app = app
+        self.write = write or _print_line
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0  # stays 0 if the client left before any answer
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            path = scope.get("raw_path") or scope["path"].encode()
+            self.write(f'{_printable(scope["method"])} {_printable(path.split(b"?", 1)[0])} '
+                       f"{status or '-'} {elapsed:.1f}ms")
+
+
+def _printable(text: str | bytes) -> str:
+    raw = text.decode("latin-1") if isinstance(text, bytes) else text
+    return "".join(c if c.isprintable() and c != " " and ord(c) < 127 else f"\\x{ord(c):02x}"
+                   for c in raw)
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

@@ -148,7 +148,7 @@ def available_number_json(row: Record) -> dict[str, Any]:
     """One pool line as the contract's AvailableNumber."""
     return {
         "phoneNumber": row["phone_number"],
-        "alias": inventory.national_format(row["phone_number"]),
+        "campaignId": None,  # the pool holds no number registered to a campaign
         "region": row["region"],
         "country": row["country"],
         "voiceEnabled": _flag(row["voice"]),
