@@ -192,7 +192,7 @@ def _row(conn: sqlite3.Connection, sid: str) -> sqlite3.Row | None:
     return row
 
 
-def _account(row: sqlite3.Row) -> Account:
+def _account(row: sqlite3.Row | dict[str, Any]) -> Account:
     return Account(
         row["sid"], row["provider"], row["secret"], email=row["email"],
         parent_sid=row["parent_sid"], organization_sid=row["organization_sid"],
@@ -244,28 +244,35 @@ def secret_matches(account: Account, password: str) -> bool:
     return plain | hashed
 
 
-_DUMMY = Account("AC" + "0" * 32, "restcomm", md5_hex("no such account"))
+# Stand-ins for an unknown user, shaped like real rows: the unknown user's request then runs
+# the same lookup, builds the same Account and makes the same comparisons as a wrong password.
+_DUMMY_ROWS: dict[str, dict[str, Any]] = {
+    "freeclimb": {"sid": "AC" + "0" * 40, "provider": "freeclimb", "secret": "0" * 40,
+                  "email": None, "parent_sid": None, "organization_sid": None,
+                  "friendly_name": None, "status": "active"},
+    "restcomm": {"sid": "AC" + "0" * 32, "provider": "restcomm",
+                 "secret": md5_hex("no such account"), "email": None, "parent_sid": None,
+                 "organization_sid": None, "friendly_name": None, "status": "active"},
+}
+# Restcomm takes the user as an email first, then as an AccountSid, in one statement.
+_LOOKUP = {
+    "freeclimb": "SELECT * FROM accounts WHERE provider = 'freeclimb' AND sid = ?2",
+    "restcomm": ("SELECT * FROM accounts WHERE provider = 'restcomm' AND (email = ?1 OR sid = ?2) "
+                 "ORDER BY email = ?1 DESC LIMIT 1"),
+}
 
 
 def authenticate(store: Store, provider: Provider, user: str, password: str) -> Account | None:
     """The account these credentials open, or None.
 
     Restcomm looks the user up as an email first, then as an AccountSid, like the real server.
-    An unknown user still costs one comparison, so it cannot be told from a wrong password by
-    timing alone.
+    An unknown user and a wrong password take one path (one query, one Account, the same
+    constant-time comparisons), so timing cannot tell them apart.
     """
-    row = None
-    if provider == "restcomm":
-        row = store.query_one(
-            "SELECT * FROM accounts WHERE provider = 'restcomm' AND email = ?", (user,))
-    if row is None:
-        row = store.query_one(
-            "SELECT * FROM accounts WHERE provider = ? AND sid = ?", (provider, user))
-    if row is None:
-        secret_matches(_DUMMY, password)
-        return None
-    account = _account(row)
-    return account if secret_matches(account, password) else None
+    row = store.query_one(_LOOKUP[provider], (user, user))
+    account = _account(row if row is not None else _DUMMY_ROWS[provider])
+    matches = secret_matches(account, password)
+    return account if matches and row is not None else None
 
 
 # -- config file --------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 The stubs parse, validate and serialise (JSON or XML); the classes here only translate a parsed
 call into the provider logic and its answer into the generated models. Sync SQLite calls run
 on the event loop on purpose: each is short, and a thread hop would cost more than it saves.
+Listings are the exception: their cost follows the client's filters and page size, so they
+run in the thread pool and one costly list cannot stop every other request.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ from numspec.generated.restcomm import models as rc
 from numspec.generated.restcomm import server as rc_server
 from numspec.generated.runtime import ApiError
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,6 +63,10 @@ def _call(make: Callable[[], dict[str, Any]], model: type[ModelT]) -> ModelT:
         return model.model_validate(make())
     except ProviderError as error:
         raise _answer(error) from None
+
+
+async def _call_in_thread(make: Callable[[], dict[str, Any]], model: type[ModelT]) -> ModelT:
+    return await run_in_threadpool(_call, make, model)
 
 
 def _wire(value: BaseModel | None, *exclude: str) -> dict[str, Any]:
@@ -97,7 +104,7 @@ class FreeClimbService:
 
     async def list_incoming_numbers(self, call: fc_server.ListIncomingNumbersCall) -> fc.IncomingNumberList:
         p = call.params
-        return _call(lambda: self.logic.list_incoming_numbers(
+        return await _call_in_thread(lambda: self.logic.list_incoming_numbers(
             call.principal, p.account_id, _wire(p, "account_id", "cursor"),
             p.cursor), fc.IncomingNumberList)
 
@@ -127,7 +134,7 @@ class FreeClimbService:
 
     async def list_available_numbers(self, call: fc_server.ListAvailableNumbersCall) -> fc.AvailableNumberList:
         p = call.params
-        return _call(lambda: self.logic.list_available_numbers(
+        return await _call_in_thread(lambda: self.logic.list_available_numbers(
             call.principal, _wire(p, "cursor"), p.cursor),
             fc.AvailableNumberList)
 
@@ -159,9 +166,9 @@ class RestcommService:
             return _answer(restcomm_error(404))
         return _answer(restcomm_error(status, problem if status == 400 else ""))
 
-    def _list(self, call: Any, number_type: str | None) -> rc.IncomingPhoneNumberPage:
+    async def _list(self, call: Any, number_type: str | None) -> rc.IncomingPhoneNumberPage:
         p = call.params
-        return _call(lambda: self.logic.list_incoming_phone_numbers(
+        return await _call_in_thread(lambda: self.logic.list_incoming_phone_numbers(
             call.principal, p.account_sid, _wire(p, "account_sid"), _fmt(call.media_type),
             number_type), rc.IncomingPhoneNumberPage)
 
@@ -180,22 +187,22 @@ class RestcommService:
     async def list_incoming_phone_numbers(
         self, call: rc_server.ListIncomingPhoneNumbersCall
     ) -> rc.IncomingPhoneNumberPage:
-        return self._list(call, None)
+        return await self._list(call, None)
 
     async def list_local_incoming_phone_numbers(
         self, call: rc_server.ListLocalIncomingPhoneNumbersCall
     ) -> rc.IncomingPhoneNumberPage:
-        return self._list(call, "Local")
+        return await self._list(call, "Local")
 
     async def list_toll_free_incoming_phone_numbers(
         self, call: rc_server.ListTollFreeIncomingPhoneNumbersCall
     ) -> rc.IncomingPhoneNumberPage:
-        return self._list(call, "TollFree")
+        return await self._list(call, "TollFree")
 
     async def list_mobile_incoming_phone_numbers(
         self, call: rc_server.ListMobileIncomingPhoneNumbersCall
     ) -> rc.IncomingPhoneNumberPage:
-        return self._list(call, "Mobile")
+        return await self._list(call, "Mobile")
 
     async def create_incoming_phone_number(
         self, call: rc_server.CreateIncomingPhoneNumberCall
@@ -397,6 +404,12 @@ def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> 
         from numspec.generator.docs import docs_app
 
         app.mount("/docs", docs_app(docs_document))
+
+        async def docs_slash(request: Request) -> Response:
+            # Starlette's own slash redirect builds an absolute URL from the Host header.
+            return RedirectResponse("/docs/", status_code=307)
+
+        app.add_route("/docs", docs_slash, methods=["GET", "HEAD"])
     return app
 
 

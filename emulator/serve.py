@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from numspec.emulator import accounts
+from numspec.emulator import accounts, guard
 from numspec.emulator.store import SchemaTooNew, Store
 
 PUBLIC_DEMO_WARNING = (
@@ -63,7 +63,7 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host.strip("[]"), port))
-        sock.listen(2048)
+        sock.listen(guard.LISTEN_BACKLOG)
     except BaseException:
         sock.close()
         raise
@@ -127,7 +127,13 @@ def main(args: argparse.Namespace) -> int:
     gc.freeze()
     # A page of 100 numbers allocates thousands of objects; collect the young ones less often.
     gc.set_threshold(20_000, 20, 100)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
+    limit = getattr(args, "max_connections", None) or guard.default_connection_limit()
+    config = uvicorn.Config(
+        guard.guard_app(app), log_level="warning", access_log=False, server_header=False,
+        http=guard.guarded_protocol(getattr(args, "header_timeout", guard.DEFAULT_HEADER_TIMEOUT_S)),
+        limit_concurrency=limit, backlog=guard.LISTEN_BACKLOG,
+        timeout_keep_alive=getattr(args, "keep_alive_timeout", guard.DEFAULT_KEEP_ALIVE_S))
+    guard.limit_log_floods()  # after Config, which sets the loggers up
     if tls:
         config.load()
         config.ssl = tls.context  # uvicorn takes only files; the key is never written out

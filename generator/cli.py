@@ -132,6 +132,9 @@ def add_serve_command(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true",
                    help="no access log (by default one line per request: method, path, status, "
                         "ms; never headers or query strings)")
+    from numspec.emulator.guard import add_limit_options
+
+    add_limit_options(p)
     p.set_defaults(func=_serve)
 
 
