@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import freeclimb
 import httpx
 import pytest
+from freeclimb.api.default_api import DefaultApi
 from numspec.emulator import accounts
 
 from tests.emulator_process import ROOT, _environment, numspec_command
@@ -126,6 +128,10 @@ def test_tls_serves_https_a_client_can_trust_through_the_printed_ca(tmp_path: Pa
         listed = _get(running, f"/restcomm/2012-04-24/Accounts/{rc[0]}/IncomingPhoneNumbers.json",
                       auth=rc, verify=trusted)
         assert listed.status_code == 200
+        # FreeClimb's own SDK, told to trust the CA file.
+        config = freeclimb.Configuration(host=f"{running.base_url}/apiserver", username=FC_LOGIN[0],
+                                         password=FC_LOGIN[1], ssl_ca_cert=running.ca)
+        assert DefaultApi(freeclimb.ApiClient(config)).list_available_numbers().total
         # A client that does not trust the CA refuses the certificate.
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             httpx.get(running.base_url + "/apiserver/AvailablePhoneNumbers", timeout=10)
