@@ -421,7 +421,8 @@ class Restcomm:
             else:
                 total = count_numbers(conn, account_sid, "restcomm")
             if page > total // size:
-                raise _bad()  # the real server sends no text here
+                # No text, as on the real server; still text/plain, the 400's declared type.
+                raise ProviderError(400, "")
             rows = conn.execute(
                 f"SELECT * FROM numbers WHERE {where} "
                 f"ORDER BY {_SORT_COLUMNS[sort_by]} {direction}, id {direction} "
