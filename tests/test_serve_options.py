@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -94,8 +95,13 @@ def test_access_log_names_method_path_status_and_time_but_no_secrets(tmp_path: P
              params={"phoneNumber": "sekrit-filter"})
         _get(running, "/apiserver/AvailablePhoneNumbers", auth=(FC_LOGIN[0], "wrong-key-xyz"))
         _get(running, "/apiserver/Accounts/%0aforged 200 1.0ms", auth=FC_LOGIN)
+        # Refused before routing (both framings): logged all the same.
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw:
+            raw.sendall(b"POST /apiserver/smuggle HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+            assert raw.recv(100).startswith(b"HTTP/1.1 400")
         deadline = time.monotonic() + 10
-        while len(LOG_LINE.findall(running.text)) < 3 and time.monotonic() < deadline:
+        while len(LOG_LINE.findall(running.text)) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
         lines = LOG_LINE.findall(running.text)
         first = LOG_LINE.search(running.text)
@@ -103,6 +109,7 @@ def test_access_log_names_method_path_status_and_time_but_no_secrets(tmp_path: P
         text = running.text[first.start():]  # the log, after the banner (with the demo logins)
     assert ("GET", "/apiserver/AvailablePhoneNumbers", "200") in [line[:3] for line in lines]
     assert ("GET", "/apiserver/AvailablePhoneNumbers", "401") in [line[:3] for line in lines]
+    assert ("POST", "/apiserver/smuggle", "400") in [line[:3] for line in lines]
     for secret in (FC_LOGIN[1], "wrong-key-xyz", "sekrit-filter", "Authorization", "Basic "):
         assert secret not in text
     # A path cannot start a line of its own in the log.
