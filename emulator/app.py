@@ -456,6 +456,8 @@ class AccessLog:
 
 def _printable(text: str | bytes) -> str:
     raw = text.decode("latin-1") if isinstance(text, bytes) else text
+    if raw.isascii() and raw.isprintable() and " " not in raw:
+        return raw  # the usual case, without a loop over the characters
     return "".join(c if c.isprintable() and c != " " and ord(c) < 127 else f"\\x{ord(c):02x}"
                    for c in raw)
 
