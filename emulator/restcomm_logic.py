@@ -37,7 +37,7 @@ from numspec.emulator import accounts, inventory
 from numspec.emulator.accounts import Account
 from numspec.emulator.dates import rfc2822
 from numspec.emulator.errors import ProviderError, restcomm_error, restcomm_unauthorized
-from numspec.emulator.store import Record, Store, count_numbers
+from numspec.emulator.store import Record, Store, account_is_full, count_numbers
 
 Fmt = Literal["json", "xml"]
 API_VERSION = "2012-04-24"
@@ -351,6 +351,9 @@ class Restcomm:
         row.update(columns)
         try:
             with self.store.write() as conn:
+                if account_is_full(self.store, conn, owner.sid, "restcomm"):
+                    # What the real server's extension filter answers for a blocked create.
+                    raise restcomm_error(403)
                 self._claim(conn, row)
                 conn.execute(
                     f"INSERT INTO numbers ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",

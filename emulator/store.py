@@ -39,6 +39,9 @@ BUSY_TIMEOUT_MS = 10_000
 CURSOR_TTL_MS = 3600 * 1000  # a listing left alone for an hour must be started again
 CURSORS_PER_ACCOUNT = 200  # past this, an account's least recently issued cursor goes
 MAX_CURSORS = 20_000  # and the whole table never holds more than this
+# Numbers one account may hold (per provider): a list page holds at most this many, which
+# bounds what one request can make the server build. FreeClimb lists stop at 10 000 anyway.
+MAX_NUMBERS_PER_ACCOUNT = 10_000
 
 # Each entry upgrades the schema by one version; never edit one that has shipped, append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -278,10 +281,12 @@ class Store:
         clock: Callable[[], int] = wall_clock_ms,
         cursors_per_account: int = CURSORS_PER_ACCOUNT,
         max_cursors: int = MAX_CURSORS,
+        max_numbers_per_account: int = MAX_NUMBERS_PER_ACCOUNT,
     ) -> None:
         self.path = str(path)
         self.clock = clock
         self.cursors_per_account, self.max_cursors = cursors_per_account, max_cursors
+        self.max_numbers_per_account = max_numbers_per_account
         self._memory = self.path == MEMORY
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -529,6 +534,12 @@ def _evict_beyond(conn: sqlite3.Connection, where: str, params: list[Any], keep:
         "token != ? ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
         [*params, spare, keep - 1],
     )
+
+
+def account_is_full(store: Store, conn: sqlite3.Connection, account_sid: str,
+                    provider: str) -> bool:
+    """True when the account may not take another number (checked inside the write)."""
+    return count_numbers(conn, account_sid, provider) >= store.max_numbers_per_account
 
 
 def count_numbers(conn: sqlite3.Connection, account_sid: str, provider: str) -> int:

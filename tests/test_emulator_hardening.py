@@ -235,8 +235,10 @@ def test_serve_help_documents_the_limits() -> None:
 
     out = subprocess.run([*numspec_command(), "serve", "--help"], capture_output=True,
                          text=True, timeout=60, check=True).stdout
-    for option in ("--max-connections", "--header-timeout", "--keep-alive-timeout"):
+    for option in ("--max-connections", "--header-timeout", "--keep-alive-timeout",
+                   "--max-numbers-per-account"):
         assert option in out
+    assert f"(default {store.MAX_NUMBERS_PER_ACCOUNT})" in " ".join(out.split())
 
 
 # -- 2. the cursor table stays bounded ----------------------------------------------------
@@ -339,3 +341,39 @@ def test_docs_redirect_is_relative(server: EmulatorProcess) -> None:
     location = next(line.split(":", 1)[1].strip() for line in head.split("\r\n")
                     if line.lower().startswith("location:"))
     assert location == "/docs/" and "evil" not in head
+
+
+# -- 4. how many numbers one account may hold ---------------------------------------------
+
+
+def test_numbers_per_account_are_capped_with_the_providers_answers(tmp_path: Path) -> None:
+    proc = EmulatorProcess(tmp_path / "numspec.db", tmp_path / "server.log",
+                           extra_args=["--max-numbers-per-account", "3"])
+    proc.start()
+    try:
+        with httpx.Client(base_url=proc.base_url, auth=FC_DEMO, timeout=10) as fc:
+            pool = [n["phoneNumber"] for n in fc.get(AVAILABLE).json()["availablePhoneNumbers"]]
+            mine = f"/apiserver/Accounts/{FC_DEMO[0]}/IncomingPhoneNumbers"
+            bought = [fc.post(mine, json={"phoneNumber": n}) for n in pool[:3]]
+            assert [b.status_code for b in bought] == [200, 200, 200]
+            full = fc.post(mine, json={"phoneNumber": pool[3]})
+            assert full.status_code == 403 and full.json()["code"] == 51
+            assert "most numbers" in full.json()["message"]
+            assert fc.get(mine).json()["total"] == 3
+            fc.delete(f"{mine}/{bought[0].json()['phoneNumberId']}").raise_for_status()
+            assert fc.post(mine, json={"phoneNumber": pool[3]}).status_code == 200
+
+        rc_path = (f"/restcomm/2012-04-24/Accounts/{RC_DEMO[0]}/IncomingPhoneNumbers.json")
+        with httpx.Client(base_url=proc.base_url, auth=RC_DEMO, timeout=10) as rc:
+            made = [rc.post(rc_path, data={"PhoneNumber": f"sip-{i}", "isSIP": "true"})
+                    for i in range(3)]
+            assert [m.status_code for m in made] == [200, 200, 200]
+            refused = rc.post(rc_path, data={"PhoneNumber": "sip-3", "isSIP": "true"})
+            assert refused.status_code == 403 and refused.content == b""
+            # The cap is per account: a sub-account still has room.
+            sub = accounts.RESTCOMM_DEMO_SUBS[0].username
+            other = rc.post(f"/restcomm/2012-04-24/Accounts/{sub}/IncomingPhoneNumbers.json",
+                            data={"PhoneNumber": "sip-sub", "isSIP": "true"})
+            assert other.status_code == 200
+    finally:
+        proc.stop()
