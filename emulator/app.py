@@ -330,15 +330,23 @@ ROOT_PAGE = """<!doctype html>
 <body><h1>numspec emulator</h1>
 <p>This server emulates two phone-number APIs; state lives in its SQLite file.</p>
 <ul>
-<li><a href="docs">docs</a>: the contract, with requests you can send to this server</li>
-<li>FreeClimb base URL: <code>{base}/apiserver</code></li>
-<li>Restcomm base URL: <code>{base}/restcomm/2012-04-24</code></li>
+<li><a href="docs/">docs</a>: the contract, with requests you can send to this server</li>
+<li>FreeClimb base URL: <a href="apiserver"><code>{base}/apiserver</code></a></li>
+<li>Restcomm base URL: <a href="restcomm/2012-04-24"><code>{base}/restcomm/2012-04-24</code></a></li>
 </ul></body></html>
 """
 UNKNOWN_PATH = (
     "Not Found: this server answers under /apiserver (FreeClimb), /restcomm/2012-04-24 "
     "(Restcomm) and /docs\n"
 )
+
+
+def _own_address(scope: Scope) -> str:
+    """The address this server was reached on, from the socket, never from the Host header
+    (a client may send any Host)."""
+    host, port = scope.get("server") or ("127.0.0.1", 0)
+    host = f"[{host}]" if ":" in host else host
+    return f"{scope.get('scheme', 'http')}://{host}:{port}"
 
 
 class Edges:
@@ -389,8 +397,7 @@ class Edges:
             response: Response = PlainTextResponse("Method Not Allowed\n", 405,
                                                    {"Allow": "GET, HEAD"})
         else:
-            base = str(Request(scope).base_url).rstrip("/")
-            response = HTMLResponse(ROOT_PAGE.format(base=html.escape(base)))
+            response = HTMLResponse(ROOT_PAGE.format(base=html.escape(_own_address(scope))))
         await response(scope, receive, send)
 
     async def _unknown_method(self, scope: Scope, receive: Receive, send: Send,

@@ -470,7 +470,8 @@ class Restcomm:
             else:
                 total = count_numbers(conn, account_sid, "restcomm")
         if page > total // size:
-            raise _bad()  # the real server sends no text here
+            # No text, as on the real server; still text/plain, the 400's declared type.
+            raise ProviderError(400, "")
         uri = f"/{API_VERSION}/Accounts/{account_sid}/IncomingPhoneNumbers"
         if number_type in ("Local", "TollFree", "Mobile"):
             uri += f"/{number_type}"

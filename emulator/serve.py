@@ -120,9 +120,9 @@ def main(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     # /docs shows the contract the stubs were generated from, not whatever spec/ holds now.
     bundled = resources.files("numspec.generated").joinpath("openapi.json").read_text(encoding="utf-8")
-    app: Any = create_app(store, docs_document=json.loads(bundled))
+    app: Any = guard.guard_app(create_app(store, docs_document=json.loads(bundled)))
     if not args.quiet:
-        app = AccessLog(app)
+        app = AccessLog(app)  # outermost, so the guard's own refusals are logged too
     # Everything built so far (the spec, models, routes) lives as long as the process: keep it
     # out of the collector's full passes, which otherwise stall a request now and then.
     gc.collect()
@@ -131,7 +131,7 @@ def main(args: argparse.Namespace) -> int:
     gc.set_threshold(20_000, 20, 100)
     limit = getattr(args, "max_connections", None) or guard.default_connection_limit()
     config = uvicorn.Config(
-        guard.guard_app(app), log_level="warning", access_log=False, server_header=False,
+        app, log_level="warning", access_log=False, server_header=False,
         http=guard.guarded_protocol(getattr(args, "header_timeout", guard.DEFAULT_HEADER_TIMEOUT_S)),
         limit_concurrency=limit, backlog=guard.LISTEN_BACKLOG,
         timeout_keep_alive=getattr(args, "keep_alive_timeout", guard.DEFAULT_KEEP_ALIVE_S))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import freeclimb
 import httpx
 import pytest
+from freeclimb.api.default_api import DefaultApi
 from numspec.emulator import accounts
 
 from tests.emulator_process import ROOT, _environment, numspec_command
@@ -92,8 +95,13 @@ def test_access_log_names_method_path_status_and_time_but_no_secrets(tmp_path: P
              params={"phoneNumber": "sekrit-filter"})
         _get(running, "/apiserver/AvailablePhoneNumbers", auth=(FC_LOGIN[0], "wrong-key-xyz"))
         _get(running, "/apiserver/Accounts/%0aforged 200 1.0ms", auth=FC_LOGIN)
+        # Refused before routing (both framings): logged all the same.
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw:
+            raw.sendall(b"POST /apiserver/smuggle HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+            assert raw.recv(100).startswith(b"HTTP/1.1 400")
         deadline = time.monotonic() + 10
-        while len(LOG_LINE.findall(running.text)) < 3 and time.monotonic() < deadline:
+        while len(LOG_LINE.findall(running.text)) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
         lines = LOG_LINE.findall(running.text)
         first = LOG_LINE.search(running.text)
@@ -101,6 +109,7 @@ def test_access_log_names_method_path_status_and_time_but_no_secrets(tmp_path: P
         text = running.text[first.start():]  # the log, after the banner (with the demo logins)
     assert ("GET", "/apiserver/AvailablePhoneNumbers", "200") in [line[:3] for line in lines]
     assert ("GET", "/apiserver/AvailablePhoneNumbers", "401") in [line[:3] for line in lines]
+    assert ("POST", "/apiserver/smuggle", "400") in [line[:3] for line in lines]
     for secret in (FC_LOGIN[1], "wrong-key-xyz", "sekrit-filter", "Authorization", "Basic "):
         assert secret not in text
     # A path cannot start a line of its own in the log.
@@ -126,6 +135,10 @@ def test_tls_serves_https_a_client_can_trust_through_the_printed_ca(tmp_path: Pa
         listed = _get(running, f"/restcomm/2012-04-24/Accounts/{rc[0]}/IncomingPhoneNumbers.json",
                       auth=rc, verify=trusted)
         assert listed.status_code == 200
+        # FreeClimb's own SDK, told to trust the CA file.
+        config = freeclimb.Configuration(host=f"{running.base_url}/apiserver", username=FC_LOGIN[0],
+                                         password=FC_LOGIN[1], ssl_ca_cert=running.ca)
+        assert DefaultApi(freeclimb.ApiClient(config)).list_available_numbers().total
         # A client that does not trust the CA refuses the certificate.
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             httpx.get(running.base_url + "/apiserver/AvailablePhoneNumbers", timeout=10)
