@@ -365,7 +365,8 @@ class Store:
                     raise QueryBudgetExceeded(f"stopped after {budget_s:g} s") from None
                 raise
             finally:
-                conn.execute("COMMIT")
+                if conn.in_transaction:  # an interrupted statement may have ended it
+                    conn.execute("COMMIT")
                 if budget_s is not None:
                     conn.set_progress_handler(None, 0)
 

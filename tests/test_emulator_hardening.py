@@ -430,3 +430,31 @@ def test_huge_restcomm_page_is_streamed_with_the_stubs_bytes(tmp_path: Path) -> 
     finally:
         proc.stop()
     assert "Traceback" not in proc.log_text()
+
+
+def test_a_query_over_its_budget_is_stopped_and_the_list_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from numspec.emulator import freeclimb_logic
+    from numspec.emulator.errors import ProviderError
+
+    db = store.Store(tmp_path / "numspec.db", inventory_size=300)
+    accounts.ensure_demo_accounts(db)
+    slow = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+            "SELECT COUNT(*) FROM (SELECT i FROM n LIMIT 100000000)")
+    try:
+        started = time.monotonic()
+        with pytest.raises(store.QueryBudgetExceeded), db.read(budget_s=0.05) as conn:
+            conn.execute(slow).fetchone()
+        assert time.monotonic() - started < 5  # stopped, not run to the end
+        with db.read() as conn:  # the connection is fine afterwards, with no budget left on
+            assert conn.execute("SELECT COUNT(*) FROM inventory").fetchone()[0] == 300
+        monkeypatch.setattr(freeclimb_logic, "QUERY_BUDGET_S", 0.0)
+        me = accounts.get_account(db, FC_DEMO[0])
+        assert me is not None
+        with pytest.raises(ProviderError) as refused:
+            freeclimb_logic.FreeClimb(db).list_available_numbers(me, {"phoneNumber": "1"})
+        assert refused.value.status == 400
+        assert isinstance(refused.value.body, dict)
+        assert "took too long" in refused.value.body["message"]
+    finally:
+        db.close()
