@@ -32,6 +32,13 @@ from numspec.emulator.errors import (
 from numspec.emulator.freeclimb_logic import FreeClimb
 from numspec.emulator.restcomm_logic import Restcomm
 from numspec.emulator.store import Store
+from numspec.emulator.streaming import (
+    BATCH,
+    STREAM_ABOVE,
+    StreamedPage,
+    run_limited,
+    streamed_page,
+)
 from numspec.generated.freeclimb import models as fc
 from numspec.generated.freeclimb import server as fc_server
 from numspec.generated.restcomm import models as rc
@@ -168,6 +175,18 @@ class RestcommService:
 
     async def _list(self, call: Any, number_type: str | None) -> rc.IncomingPhoneNumberPage:
         p = call.params
+        if p.page_size > STREAM_ABOVE:
+            try:
+                fields, count, batches = await run_limited(
+                    self.logic.stream_incoming_phone_numbers, call.principal, p.account_sid,
+                    _wire(p, "account_sid"), _fmt(call.media_type), number_type, BATCH)
+            except ProviderError as error:
+                raise _answer(error) from None
+            if count > STREAM_ABOVE:
+                raise StreamedPage(fields, batches, call.media_type)  # see emulator/streaming.py
+            items = [item for batch in batches for item in batch]
+            return rc.IncomingPhoneNumberPage.model_validate(
+                {**fields, "incomingPhoneNumbers": items})
         return await _call_in_thread(lambda: self.logic.list_incoming_phone_numbers(
             call.principal, p.account_sid, _wire(p, "account_sid"), _fmt(call.media_type),
             number_type), rc.IncomingPhoneNumberPage)
@@ -400,6 +419,7 @@ def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> 
     """Both providers in one app: FreeClimb under /apiserver, Restcomm under /restcomm."""
     app = FastAPI(title="numspec emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(HTTPException, _not_found)
+    app.add_exception_handler(StreamedPage, streamed_page)
     routers = {
         "/apiserver": fc_server.create_router(FreeClimbService(store), max_body_bytes=MAX_BODY_BYTES),
         "/restcomm": rc_server.create_router(RestcommService(store), max_body_bytes=MAX_BODY_BYTES),

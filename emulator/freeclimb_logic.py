@@ -41,6 +41,7 @@ from numspec.emulator.store import (
     QueryBudgetExceeded,
     Record,
     Store,
+    account_is_full,
     compile_pattern,
     count_numbers,
 )
@@ -332,6 +333,10 @@ class FreeClimb:
             raise _invalid("applicationId must be AP + 40 hex digits")
         try:
             with self.store.write() as conn:
+                if account_is_full(self.store, conn, account_id, "freeclimb"):
+                    raise freeclimb_error(
+                        403, FC_FORBIDDEN, "The account already has the most numbers this "
+                        f"server allows ({self.store.max_numbers_per_account}); release one first")
                 line = Store.take_from_pool(conn, phone_number)
                 if line is None:
                     raise _not_available()

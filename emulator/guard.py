@@ -68,6 +68,10 @@ def add_limit_options(p: argparse.ArgumentParser) -> None:
              "connecting (or after its last answer) is closed "
              f"(default {DEFAULT_HEADER_TIMEOUT_S:g})")
     group.add_argument(
+        "--max-numbers-per-account", type=_count, default=None, metavar="N",
+        help="numbers one account may hold; past it buying or creating answers 403 "
+             "(default 10000)")
+    group.add_argument(
         "--keep-alive-timeout", type=_seconds, default=DEFAULT_KEEP_ALIVE_S,
         metavar="SECONDS",
         help=f"an idle kept-alive connection is closed after this long "

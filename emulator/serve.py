@@ -74,7 +74,9 @@ def main(args: argparse.Namespace) -> int:
     import uvicorn
     from numspec.emulator.app import AccessLog, create_app
 
-    options = {} if args.inventory is None else {"inventory_size": args.inventory}
+    options: dict[str, Any] = {} if args.inventory is None else {"inventory_size": args.inventory}
+    if getattr(args, "max_numbers_per_account", None):
+        options["max_numbers_per_account"] = args.max_numbers_per_account
     try:
         store = Store(args.db, **options)
         accounts.ensure_demo_accounts(store)  # on every start; never overwrites a changed one

@@ -39,6 +39,9 @@ BUSY_TIMEOUT_MS = 10_000
 CURSOR_TTL_MS = 3600 * 1000  # a listing left alone for an hour must be started again
 CURSORS_PER_ACCOUNT = 200  # past this, an account's least recently issued cursor goes
 MAX_CURSORS = 20_000  # and the whole table never holds more than this
+# Numbers one account may hold (per provider): a list page holds at most this many, which
+# bounds what one request can make the server build. FreeClimb lists stop at 10 000 anyway.
+MAX_NUMBERS_PER_ACCOUNT = 10_000
 
 # Each entry upgrades the schema by one version; never edit one that has shipped, append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -206,7 +209,10 @@ def _re2_options(max_mem: int) -> Any:
     return options
 
 
-_RE2_OPTIONS = _re2_options(8 << 20)  # room for the DFA's state cache
+# Room for the DFA's state cache (2 MB ran the costliest accepted filter as fast as 8 MB);
+# with at most PATTERN_CACHE patterns alive, their caches together stay under 128 MB.
+_RE2_OPTIONS = _re2_options(2 << 20)
+PATTERN_CACHE = 64
 # A first compile in little memory makes re2 give up early on a huge program: compiling
 # `[0-9]{1,1000}` x 19 in full took a second; this fails it in a few milliseconds.
 _RE2_GUARD = _re2_options(256 << 10)
@@ -223,7 +229,7 @@ class QueryBudgetExceeded(RuntimeError):
     """A read ran longer than its budget and SQLite stopped it."""
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=PATTERN_CACHE)
 def compile_pattern(pattern: str) -> Any:
     """Compile with re2 (match-only); raises ``re2.error`` for an invalid (or non-linear)
     pattern and ``PatternTooComplex`` for one too big to run over every row cheaply."""
@@ -245,7 +251,7 @@ _UNANCHORED = re2._Anchor.UNANCHORED
 _NO_SPAN = re2._NULL_SPAN
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=PATTERN_CACHE)
 def _matcher(pattern: str) -> Callable[[str], bool]:
     """A "does it match anywhere" test. It calls re2's RE2::Match directly: the module's
     ``search`` builds a match object in Python, six times the cost of the match itself,
@@ -259,7 +265,7 @@ def _matcher(pattern: str) -> Callable[[str], bool]:
     return matches
 
 
-@functools.lru_cache(maxsize=32_768)
+@functools.lru_cache(maxsize=8192)  # a pool of 5 000 rows, one pattern at a time
 def _regexp(pattern: str, value: str | None) -> bool:
     # SQLite's `X REGEXP Y` calls regexp(Y, X). Patterns are checked before the query runs.
     # Cached: a list runs the same pattern over the same rows twice (count, then page).
@@ -278,10 +284,12 @@ class Store:
         clock: Callable[[], int] = wall_clock_ms,
         cursors_per_account: int = CURSORS_PER_ACCOUNT,
         max_cursors: int = MAX_CURSORS,
+        max_numbers_per_account: int = MAX_NUMBERS_PER_ACCOUNT,
     ) -> None:
         self.path = str(path)
         self.clock = clock
         self.cursors_per_account, self.max_cursors = cursors_per_account, max_cursors
+        self.max_numbers_per_account = max_numbers_per_account
         self._memory = self.path == MEMORY
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -357,7 +365,8 @@ class Store:
                     raise QueryBudgetExceeded(f"stopped after {budget_s:g} s") from None
                 raise
             finally:
-                conn.execute("COMMIT")
+                if conn.in_transaction:  # an interrupted statement may have ended it
+                    conn.execute("COMMIT")
                 if budget_s is not None:
                     conn.set_progress_handler(None, 0)
 
@@ -529,6 +538,12 @@ def _evict_beyond(conn: sqlite3.Connection, where: str, params: list[Any], keep:
         "token != ? ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
         [*params, spare, keep - 1],
     )
+
+
+def account_is_full(store: Store, conn: sqlite3.Connection, account_sid: str,
+                    provider: str) -> bool:
+    """True when the account may not take another number (checked inside the write)."""
+    return count_numbers(conn, account_sid, provider) >= store.max_numbers_per_account
 
 
 def count_numbers(conn: sqlite3.Connection, account_sid: str, provider: str) -> int:

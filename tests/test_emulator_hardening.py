@@ -187,8 +187,9 @@ def _basic(login: tuple[str, str]) -> str:
 
 def test_slow_connections_at_the_fd_limit_get_503_not_a_log_flood(tmp_path: Path) -> None:
     err = tmp_path / "stderr.log"
+    # The default options: they must hold at a low open-file limit by themselves.
     proc = EmulatorProcess(tmp_path / "numspec.db", tmp_path / "server.log", nofile=256,
-                           stderr=err, extra_args=["--header-timeout", "2"])
+                           stderr=err)
     proc.start()
     slow: list[socket.socket] = []
     try:
@@ -208,8 +209,8 @@ def test_slow_connections_at_the_fd_limit_get_503_not_a_log_flood(tmp_path: Path
             except httpx.TransportError:  # closed at once past the cap, before our request
                 status = 503
             assert status in (200, 503)
-            # The head deadline frees the slots: soon after, requests succeed again.
-            deadline = time.monotonic() + 15
+            # The head deadline (10 s) frees the slots: soon after, requests succeed again.
+            deadline = time.monotonic() + 25
             while True:
                 try:
                     if client.get(AVAILABLE).status_code == 200:
@@ -235,8 +236,10 @@ def test_serve_help_documents_the_limits() -> None:
 
     out = subprocess.run([*numspec_command(), "serve", "--help"], capture_output=True,
                          text=True, timeout=60, check=True).stdout
-    for option in ("--max-connections", "--header-timeout", "--keep-alive-timeout"):
+    for option in ("--max-connections", "--header-timeout", "--keep-alive-timeout",
+                   "--max-numbers-per-account"):
         assert option in out
+    assert f"(default {store.MAX_NUMBERS_PER_ACCOUNT})" in " ".join(out.split())
 
 
 # -- 2. the cursor table stays bounded ----------------------------------------------------
@@ -339,3 +342,119 @@ def test_docs_redirect_is_relative(server: EmulatorProcess) -> None:
     location = next(line.split(":", 1)[1].strip() for line in head.split("\r\n")
                     if line.lower().startswith("location:"))
     assert location == "/docs/" and "evil" not in head
+
+
+# -- 4. how many numbers one account may hold ---------------------------------------------
+
+
+def test_numbers_per_account_are_capped_with_the_providers_answers(tmp_path: Path) -> None:
+    proc = EmulatorProcess(tmp_path / "numspec.db", tmp_path / "server.log",
+                           extra_args=["--max-numbers-per-account", "3"])
+    proc.start()
+    try:
+        with httpx.Client(base_url=proc.base_url, auth=FC_DEMO, timeout=10) as fc:
+            pool = [n["phoneNumber"] for n in fc.get(AVAILABLE).json()["availablePhoneNumbers"]]
+            mine = f"/apiserver/Accounts/{FC_DEMO[0]}/IncomingPhoneNumbers"
+            bought = [fc.post(mine, json={"phoneNumber": n}) for n in pool[:3]]
+            assert [b.status_code for b in bought] == [200, 200, 200]
+            full = fc.post(mine, json={"phoneNumber": pool[3]})
+            assert full.status_code == 403 and full.json()["code"] == 51
+            assert "most numbers" in full.json()["message"]
+            assert fc.get(mine).json()["total"] == 3
+            fc.delete(f"{mine}/{bought[0].json()['phoneNumberId']}").raise_for_status()
+            assert fc.post(mine, json={"phoneNumber": pool[3]}).status_code == 200
+
+        rc_path = (f"/restcomm/2012-04-24/Accounts/{RC_DEMO[0]}/IncomingPhoneNumbers.json")
+        with httpx.Client(base_url=proc.base_url, auth=RC_DEMO, timeout=10) as rc:
+            made = [rc.post(rc_path, data={"PhoneNumber": f"sip-{i}", "isSIP": "true"})
+                    for i in range(3)]
+            assert [m.status_code for m in made] == [200, 200, 200]
+            refused = rc.post(rc_path, data={"PhoneNumber": "sip-3", "isSIP": "true"})
+            assert refused.status_code == 403 and refused.content == b""
+            # The cap is per account: a sub-account still has room.
+            sub = accounts.RESTCOMM_DEMO_SUBS[0].username
+            other = rc.post(f"/restcomm/2012-04-24/Accounts/{sub}/IncomingPhoneNumbers.json",
+                            data={"PhoneNumber": "sip-sub", "isSIP": "true"})
+            assert other.status_code == 200
+    finally:
+        proc.stop()
+
+
+# -- 4. a Restcomm page of any size is streamed, not built whole ----------------------------
+
+
+def test_huge_restcomm_page_is_streamed_with_the_stubs_bytes(tmp_path: Path) -> None:
+    from numspec.emulator import streaming
+    from numspec.emulator.restcomm_logic import Restcomm
+
+    db = tmp_path / "numspec.db"
+    seeded = store.Store(db, inventory_size=10)
+    accounts.ensure_demo_accounts(seeded)
+    count = streaming.STREAM_ABOVE * 2 + 345
+    Restcomm(seeded).seed_numbers(RC_DEMO[0], count)
+    seeded.close()
+    proc = EmulatorProcess(db, tmp_path / "server.log")
+    proc.start()
+    path = f"/restcomm/2012-04-24/Accounts/{RC_DEMO[0]}/IncomingPhoneNumbers"
+    try:
+        with httpx.Client(base_url=proc.base_url, auth=RC_DEMO, timeout=60) as rc:
+            whole = rc.get(path + ".json", params={"PageSize": 1_000_000})
+            assert whole.status_code == 200
+            assert "content-length" not in whole.headers  # written as it is read
+            page = whole.json()
+            assert (page["page"], page["num_pages"], page["page_size"], page["total"],
+                    page["start"], page["end"], page["next_page_uri"]) == (
+                0, 0, 1_000_000, count, "0", str(count), "null")
+            sids = [n["sid"] for n in page["incomingPhoneNumbers"]]
+            small: list[str] = []
+            for number in range(5):
+                part = rc.get(path + ".json", params={"PageSize": 500, "Page": number}).json()
+                small += [n["sid"] for n in part["incomingPhoneNumbers"]]
+            assert sids == small and len(set(sids)) == count  # same order, nothing lost
+            # Byte for byte what the stub sends for a page built whole.
+            fields = {k: v for k, v in page.items() if k != "incomingPhoneNumbers"}
+            assert whole.content == streaming._page_bytes(
+                fields, page["incomingPhoneNumbers"], "application/json")
+
+            xml = rc.get(path, params={"PageSize": 5000}, headers={"Accept": "application/xml"})
+            assert xml.status_code == 200 and xml.headers["content-type"].startswith(
+                "application/xml")
+            import xml.etree.ElementTree as ET
+
+            root = ET.fromstring(xml.content)
+            listed = root.find("IncomingPhoneNumbers")
+            assert listed is not None and listed.get("pagesize") == "5000"
+            assert [n.findtext("Sid") for n in listed] == sids
+            # A page past the last is still refused, streamed size or not.
+            assert rc.get(path + ".json", params={"PageSize": 5000, "Page": 1}).status_code == 400
+    finally:
+        proc.stop()
+    assert "Traceback" not in proc.log_text()
+
+
+def test_a_query_over_its_budget_is_stopped_and_the_list_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from numspec.emulator import freeclimb_logic
+    from numspec.emulator.errors import ProviderError
+
+    db = store.Store(tmp_path / "numspec.db", inventory_size=300)
+    accounts.ensure_demo_accounts(db)
+    slow = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+            "SELECT COUNT(*) FROM (SELECT i FROM n LIMIT 100000000)")
+    try:
+        started = time.monotonic()
+        with pytest.raises(store.QueryBudgetExceeded), db.read(budget_s=0.05) as conn:
+            conn.execute(slow).fetchone()
+        assert time.monotonic() - started < 5  # stopped, not run to the end
+        with db.read() as conn:  # the connection is fine afterwards, with no budget left on
+            assert conn.execute("SELECT COUNT(*) FROM inventory").fetchone()[0] == 300
+        monkeypatch.setattr(freeclimb_logic, "QUERY_BUDGET_S", 0.0)
+        me = accounts.get_account(db, FC_DEMO[0])
+        assert me is not None
+        with pytest.raises(ProviderError) as refused:
+            freeclimb_logic.FreeClimb(db).list_available_numbers(me, {"phoneNumber": "1"})
+        assert refused.value.status == 400
+        assert isinstance(refused.value.body, dict)
+        assert "took too long" in refused.value.body["message"]
+    finally:
+        db.close()
