@@ -280,8 +280,6 @@ def _response(error: ProviderError) -> Response:
     return Response(body, error.status, dict(error.headers), media)
 
 
-FREECLIMB_BASE = "/apiserver"
-RESTCOMM_BASE = "/restcomm/2012-04-24"
 # Methods the generated routes name (HEAD comes with GET); any other one finds no route.
 _ROUTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE"})
 
