@@ -113,6 +113,7 @@ class Window:
     rss: float = 0.0
     db: float = 0.0
     cursors: int = 0
+    threads: int = 0
 
     def p99(self, kind: str) -> float:
         values = sorted(self.latencies.get(kind, []))
@@ -218,6 +219,7 @@ async def soak(base: str, pid: int, db: Path, seconds: float, window_s: float,
         await asyncio.sleep(min(window_s, max(0.0, end - time.monotonic())))
         current = windows[-1]
         current.rss, current.db, current.cursors = rss_mb(pid), db_mb(db), cursor_rows(db)
+        current.threads = len(os.listdir(f"/proc/{pid}/task"))  # each keeps a SQLite cache
         if time.monotonic() < end:
             windows.append(Window())
     await asyncio.gather(*tasks)
@@ -285,8 +287,8 @@ def report(windows: list[Window]) -> int:
     total = sum(statuses.values())
     print(f"requests {total}; by status: "
           + ", ".join(f"{s}: {c}" for s, c in sorted(statuses.items())))
-    print("per window (RSS MB / db MB / cursors):",
-          " ".join(f"{w.rss:.0f}/{w.db:.1f}/{w.cursors}" for w in windows))
+    print("per window (RSS MB / db MB / cursors / threads):",
+          " ".join(f"{w.rss:.0f}/{w.db:.1f}/{w.cursors}/{w.threads}" for w in windows))
     worst = max(w.p99("worst filter") for w in windows[warm:])
     plain = max(w.p99("plain GET") for w in windows[warm:])
     rss_ok = end.rss <= start.rss * 1.10
