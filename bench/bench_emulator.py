@@ -1,6 +1,6 @@
 """How fast the emulator answers, next to the framework's ceiling, in one run.
 
-Every server is a child process of the same kind (uvicorn, one worker, access log off) and gets
+Every server is a child process of the same kind (uvicorn, one worker) and gets
 the same load from the same generator: N keep-alive connections on loopback, each sending its
 next request as soon as the last answer is read, for T seconds after a warm-up. All servers run
 side by side and the rows take turns, round after round, so a busy moment on a shared machine
@@ -9,7 +9,8 @@ falls on every row alike; each row reports its median round.
 * ceiling: a bare Starlette endpoint returning a constant JSON body;
 * `numspec serve` on a database holding 100 000 FreeClimb numbers of one account:
   get-one (`GET …/IncomingPhoneNumbers/{id}`) and list (`GET …/IncomingPhoneNumbers`, the
-  first page of 100, newest first);
+  first page of 100, newest first), as users run it (access log on; its lines go to /dev/null here);
+* `numspec serve --quiet` (no access log) on the same database: get-one, to show the log's cost;
 * Prism's mock server (`npx @stoplight/prism-cli mock`) on the same contract and paths, when
   npx can fetch it (skipped otherwise, or with --no-prism). It answers the contract's examples
   (one number in a list), with no state behind them: a popular mock's speed, for scale.
@@ -300,6 +301,11 @@ def main(argv: list[str] | None = None) -> int:
                                            "--db", str(work / "bench.db")], port, base)
         servers.append(emulator)
         rows += [(emulator, "get-one", f"{base}/{sid}", auth), (emulator, "list-100", base, auth)]
+        port = free_port()
+        quiet = start("serve --quiet", [str(NUMSPEC), "serve", "--port", str(port), "--quiet",
+                                        "--db", str(work / "bench.db")], port, base)
+        servers.append(quiet)
+        rows.append((quiet, "get-one", f"{base}/{sid}", auth))
         prism = None if args.no_prism else start_prism(free_port())
         if prism is not None:  # Prism serves the paths without the server's /apiserver
             servers.append(prism)

@@ -244,35 +244,46 @@ def secret_matches(account: Account, password: str) -> bool:
     return plain | hashed
 
 
-_DUMMY = Account("AC" + "0" * 32, "restcomm", md5_hex("no such account"))
+# The unknown user's stand-ins, one per provider, shaped like real rows. Each lookup always
+# yields exactly one row (the account, else its stand-in), so an unknown user and a wrong
+# password cost the same: the same statement, one row built, one Account, the same
+# constant-time comparisons. (Returning no row was 2-3 µs faster than returning one.)
+_DUMMY_SECRETS = {"freeclimb": "0" * 40, "restcomm": md5_hex("no such account")}
+_COLUMNS = "sid, provider, secret, email, parent_sid, organization_sid, friendly_name, status"
+_MATCH = {
+    "freeclimb": "provider = 'freeclimb' AND sid = ?2",
+    # Restcomm takes the user as an email first, then as an AccountSid.
+    "restcomm": "provider = 'restcomm' AND (email = ?1 OR sid = ?2)",
+}
+
+
+def _lookup(provider: Provider) -> str:
+    return (f"SELECT * FROM (SELECT {_COLUMNS}, 0 AS missing FROM accounts "
+            f"WHERE {_MATCH[provider]} "
+            f"UNION ALL SELECT ?3, '{provider}', ?4, NULL, NULL, NULL, NULL, 'active', 1) "
+            "ORDER BY missing, email = ?1 DESC LIMIT 1")
 
 
 def authenticate(store: Store, provider: Provider, user: str, password: str) -> Account | None:
     """The account these credentials open, or None.
 
     Restcomm looks the user up as an email first, then as an AccountSid, like the real server.
-    An unknown user still costs one comparison, so it cannot be told from a wrong password by
-    timing alone.
+    An unknown user and a wrong password take one path, so timing cannot tell them apart.
     """
-    row = None
-    if provider == "restcomm":
-        row = store.query_one(
-            "SELECT * FROM accounts WHERE provider = 'restcomm' AND email = ?", (user,))
-    if row is None:
-        row = store.query_one(
-            "SELECT * FROM accounts WHERE provider = ? AND sid = ?", (provider, user))
-    if row is None:
-        secret_matches(_DUMMY, password)
-        return None
+    dummy_sid = "AC" + "0" * (40 if provider == "freeclimb" else 32)
+    row = store.query_one(_lookup(provider), (user, user, dummy_sid, _DUMMY_SECRETS[provider]))
+    assert row is not None  # the stand-in row is always there
     account = _account(row)
-    return account if secret_matches(account, password) else None
+    matches = secret_matches(account, password)
+    return account if matches and not row["missing"] else None
 
 
 # -- config file --------------------------------------------------------------------------
 
 
 def load_accounts_file(store: Store, path: str | os.PathLike[str]) -> list[Account]:
-    """Add the accounts a TOML file lists; returns them in file order.
+    """Add the accounts a TOML file lists; returns them in file order. Unknown sections and
+    keys are refused (ValueError) before anything is added.
 
     ```toml
     [[freeclimb.accounts]]
@@ -289,6 +300,7 @@ def load_accounts_file(store: Store, path: str | os.PathLike[str]) -> list[Accou
     """
     with open(path, "rb") as handle:
         config = tomllib.load(handle)
+    _refuse_unknown_keys(config)
     added: list[Account] = []
     for entry in _entries(config, "freeclimb"):
         added.append(add_freeclimb_account(
@@ -304,6 +316,34 @@ def load_accounts_file(store: Store, path: str | os.PathLike[str]) -> list[Accou
             friendly_name=_text(entry, "friendly_name"),
         ))
     return added
+
+
+# What an accounts file may hold (the format `numspec serve --help` documents).
+CONFIG_KEYS = {
+    "freeclimb": ("account_id", "api_key"),
+    "restcomm": ("sid", "auth_token", "email", "parent_sid", "organization_sid", "friendly_name"),
+}
+
+
+def _refuse_unknown_keys(config: dict[str, Any]) -> None:
+    """A misspelt section or key would silently add nothing (or lose a setting): name it."""
+    tables = " and ".join(f"[[{provider}.accounts]]" for provider in CONFIG_KEYS)
+    for name, section in config.items():
+        if name not in CONFIG_KEYS:
+            raise ValueError(f"unknown section {name!r}; the file holds only {tables} tables")
+        if not isinstance(section, dict):
+            continue  # _entries says how it must look
+        for key in section:
+            if key != "accounts":
+                raise ValueError(f"unknown section '{name}.{key}'; the file holds only {tables} "
+                                 "tables")
+        entries = section.get("accounts", [])
+        for number, entry in enumerate(entries if isinstance(entries, list) else [], 1):
+            for key in entry if isinstance(entry, dict) else ():
+                if key not in CONFIG_KEYS[name]:
+                    raise ValueError(
+                        f"[[{name}.accounts]] number {number}: unknown key {key!r} "
+                        f"(known: {', '.join(CONFIG_KEYS[name])})")
 
 
 def _entries(config: dict[str, Any], provider: str) -> list[dict[str, Any]]:

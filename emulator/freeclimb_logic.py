@@ -17,7 +17,8 @@ import math
 import re
 import secrets
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
@@ -34,7 +35,16 @@ from numspec.emulator.errors import (
     freeclimb_error,
     freeclimb_unauthorized,
 )
-from numspec.emulator.store import Record, Store, compile_pattern, count_numbers
+from numspec.emulator.store import (
+    QUERY_BUDGET_S,
+    PatternTooComplex,
+    QueryBudgetExceeded,
+    Record,
+    Store,
+    account_is_full,
+    compile_pattern,
+    count_numbers,
+)
 
 PAGE_SIZE = 100
 LIST_CAP = 10_000
@@ -139,7 +149,7 @@ def available_number_json(row: Record) -> dict[str, Any]:
     """One pool line as the contract's AvailableNumber."""
     return {
         "phoneNumber": row["phone_number"],
-        "alias": inventory.national_format(row["phone_number"]),
+        "campaignId": None,  # the pool holds no number registered to a campaign
         "region": row["region"],
         "country": row["country"],
         "voiceEnabled": _flag(row["voice"]),
@@ -206,6 +216,8 @@ def check_pattern(pattern: str) -> None:
     backtracking (back-references, look-around)."""
     try:
         compile_pattern(pattern)
+    except PatternTooComplex as exc:
+        raise _invalid(f"phoneNumber is too complex a regular expression: {exc}") from None
     except re2.error as exc:
         # re2 reports its reason as bytes; str() would show their repr (b'missing ): (').
         reason = exc.args[0] if exc.args else ""
@@ -321,6 +333,10 @@ class FreeClimb:
             raise _invalid("applicationId must be AP + 40 hex digits")
         try:
             with self.store.write() as conn:
+                if account_is_full(self.store, conn, account_id, "freeclimb"):
+                    raise freeclimb_error(
+                        403, FC_FORBIDDEN, "The account already has the most numbers this "
+                        f"server allows ({self.store.max_numbers_per_account}); release one first")
                 line = Store.take_from_pool(conn, phone_number)
                 if line is None:
                     raise _not_available()
@@ -349,7 +365,7 @@ class FreeClimb:
         params[:0] = [account_id]
         where = " AND ".join(clauses)
         keyset = " AND id < ?" if state["after"] is not None else ""
-        with self.store.read() as conn:
+        with _budget(), self.store.read(QUERY_BUDGET_S) as conn:
             if state["f"]:
                 total = _capped_count(conn, "numbers", where, params)
             else:
@@ -417,7 +433,7 @@ class FreeClimb:
         clauses, params = _where(state["f"])
         where = " AND ".join(clauses) or "1"
         keyset = " AND phone_number > ?" if state["after"] is not None else ""
-        with self.store.read() as conn:
+        with _budget(), self.store.read(QUERY_BUDGET_S) as conn:
             total = _capped_count(conn, "inventory", where, params)
             rows = conn.execute(
                 f"SELECT * FROM inventory WHERE {where}{keyset} ORDER BY phone_number LIMIT ?",
@@ -474,6 +490,16 @@ _OWNED = (f"SELECT {COLUMNS} FROM numbers WHERE sid = ? AND account_sid = ? "
 def _owned(conn: sqlite3.Connection, account_id: str, phone_number_id: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(_OWNED, (phone_number_id, account_id)).fetchone()
     return row
+
+
+@contextmanager
+def _budget() -> Iterator[None]:
+    """A listing whose filters outran the store's time budget is the client's fault: 400."""
+    try:
+        yield
+    except QueryBudgetExceeded:
+        raise _invalid("the filters took too long to run; use a simpler phoneNumber pattern"
+                       ) from None
 
 
 def _capped_count(conn: sqlite3.Connection, table: str, where: str, params: list[Any]) -> int:

@@ -26,10 +26,11 @@ Choices where the real server is broken or silent (the contract documents each):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 import phonenumbers
@@ -37,7 +38,7 @@ from numspec.emulator import accounts, inventory
 from numspec.emulator.accounts import Account
 from numspec.emulator.dates import rfc2822
 from numspec.emulator.errors import ProviderError, restcomm_error, restcomm_unauthorized
-from numspec.emulator.store import Record, Store, count_numbers
+from numspec.emulator.store import Record, Store, account_is_full, count_numbers
 
 Fmt = Literal["json", "xml"]
 API_VERSION = "2012-04-24"
@@ -47,7 +48,6 @@ MAX_PAGING = 1_000_000
 UNAVAILABLE = "21452"
 
 SID = re.compile(r"^[0-9A-Za-z]{34}$")
-PHONE_NUMBER = re.compile(r"^\+?[0-9]{1,15}$")
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$")  # as the contract: printable ASCII
 API_VERSION_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 METHODS = ("GET", "POST")
@@ -290,6 +290,19 @@ def new_number_row(owner: Account, phone_number: str, friendly_name: str, now: i
     return row
 
 
+@dataclasses.dataclass(frozen=True)
+class _PagePlan:
+    """A checked list request: its WHERE clause and order, and the page it asks for."""
+
+    where: str
+    values: list[Any]
+    order: str
+    page: int
+    size: int
+    total: int
+    uri: str
+
+
 # -- the operations ---------------------------------------------------------------------
 
 
@@ -337,9 +350,9 @@ class Restcomm:
             if form.get("AreaCode") not in (None, ""):
                 raise _bad("Provisioning by AreaCode is not supported; send PhoneNumber.")
             raise _bad("Phone number can not be null.")
+        # Any text, as on the real server: `(201) 213-3720`, a SIP name, or a `+` that arrived
+        # as a space. What phonenumbers cannot read stays as sent (and is then not in the pool).
         raw = _text("PhoneNumber", raw, 30)
-        if not PHONE_NUMBER.match(raw):
-            raise _bad("PhoneNumber must be digits, optionally after a +")
         if number_type not in NUMBER_TYPES:
             raise ValueError(f"unknown number type {number_type!r}")
         is_sip = _java_bool(form.get("isSIP"))
@@ -352,6 +365,9 @@ class Restcomm:
         row.update(columns)
         try:
             with self.store.write() as conn:
+                if account_is_full(self.store, conn, owner.sid, "restcomm"):
+                    # What the real server's extension filter answers for a blocked create.
+                    raise restcomm_error(403)
                 self._claim(conn, row)
                 conn.execute(
                     f"INSERT INTO numbers ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
@@ -395,8 +411,40 @@ class Restcomm:
                                     number_type: str | None = None) -> dict[str, Any]:
         """One page of the path account's own numbers. ``number_type`` (Local, TollFree,
         Mobile) only changes the URIs: like the real server, those routes do not filter."""
+        plan = self._plan_page(caller, account_sid, params or {}, number_type)
+        rows = self._page_rows(plan, 0, plan.size)
+        last_sid = rows[-1]["sid"] if rows else None
+        return {
+            **page_fields(plan.uri, plan.total, plan.page, plan.size, len(rows), last_sid, fmt),
+            "incomingPhoneNumbers": [number_json(r, fmt, application_names=True) for r in rows],
+        }
+
+    def stream_incoming_phone_numbers(
+        self, caller: Account, account_sid: str, params: Mapping[str, Any] | None = None,
+        fmt: Fmt = "json", number_type: str | None = None, batch: int = 500,
+    ) -> tuple[dict[str, Any], int, Iterator[list[dict[str, Any]]]]:
+        """The same page as ``list_incoming_phone_numbers``, as its paging keys and the items
+        in batches read one query at a time: the real server has no PageSize limit, so a page
+        of 20 000 numbers must not be built in memory at once. Returns the paging keys, the
+        number of items and the batches. Numbers created or released while the page streams
+        may shift it, as between any two page requests."""
+        plan = self._plan_page(caller, account_sid, params or {}, number_type)
+        count = max(0, min(plan.size, plan.total - plan.page * plan.size))
+        last = self._page_rows(plan, count - 1, 1) if count else []
+        fields = page_fields(plan.uri, plan.total, plan.page, plan.size, count,
+                             last[0]["sid"] if last else None, fmt)
+
+        def batches() -> Iterator[list[dict[str, Any]]]:
+            for skip in range(0, count, batch):
+                rows = self._page_rows(plan, skip, min(batch, count - skip))
+                yield [number_json(r, fmt, application_names=True) for r in rows]
+
+        return fields, count, batches()
+
+    def _plan_page(self, caller: Account, account_sid: str, params: Mapping[str, Any],
+                   number_type: str | None) -> _PagePlan:
+        """Check a list request and count what it matches; raises the real server's 400s."""
         self.authorize(caller, account_sid)
-        params = params or {}
         page = _int("Page", params.get("Page"), 0, 0)
         size = _int("PageSize", params.get("PageSize"), DEFAULT_PAGE_SIZE, 1)
         sort_by = params.get("SortBy") or "PhoneNumber"
@@ -421,22 +469,23 @@ class Restcomm:
                                          values).fetchone()[0])
             else:
                 total = count_numbers(conn, account_sid, "restcomm")
-            if page > total // size:
-                raise _bad("Page is past the last page")
-            rows = conn.execute(
-                f"SELECT * FROM numbers WHERE {where} "
-                f"ORDER BY {_SORT_COLUMNS[sort_by]} {direction}, id {direction} "
-                "LIMIT ? OFFSET ?",
-                [*values, size, page * size],
-            ).fetchall()
+        if page > total // size:
+            # No text, as on the real server; still text/plain, the 400's declared type.
+            raise ProviderError(400, "")
         uri = f"/{API_VERSION}/Accounts/{account_sid}/IncomingPhoneNumbers"
         if number_type in ("Local", "TollFree", "Mobile"):
             uri += f"/{number_type}"
-        last_sid = rows[-1]["sid"] if rows else None
-        return {
-            **page_fields(uri, total, page, size, len(rows), last_sid, fmt),
-            "incomingPhoneNumbers": [number_json(r, fmt, application_names=True) for r in rows],
-        }
+        order = f"{_SORT_COLUMNS[sort_by]} {direction}, id {direction}"
+        return _PagePlan(where, values, order, page, size, total, uri)
+
+    def _page_rows(self, plan: _PagePlan, skip: int, limit: int) -> list[sqlite3.Row]:
+        """``limit`` rows of the page, starting ``skip`` rows into it."""
+        with self.store.read() as conn:
+            return conn.execute(
+                f"SELECT * FROM numbers WHERE {plan.where} ORDER BY {plan.order} "
+                "LIMIT ? OFFSET ?",
+                [*plan.values, limit, plan.page * plan.size + skip],
+            ).fetchall()
 
     def get_incoming_phone_number(self, caller: Account, account_sid: str, sid: str,
                                   fmt: Fmt = "json") -> dict[str, Any]:

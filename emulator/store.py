@@ -33,7 +33,15 @@ MEMORY = ":memory:"
 # A database row, or a dict with the same keys (rows about to be written, test fixtures).
 Record = sqlite3.Row | Mapping[str, Any]
 BUSY_TIMEOUT_MS = 10_000
-CURSOR_TTL_MS = 24 * 3600 * 1000  # a listing left alone for a day must be started again
+# Cursors are kept briefly and few per account: each listing with its own filters stores one,
+# so a client varying filters would otherwise grow the table without end (88 570 rows in
+# 270 s were seen). A client paging through 10 000 numbers needs seconds, and one cursor.
+CURSOR_TTL_MS = 3600 * 1000  # a listing left alone for an hour must be started again
+CURSORS_PER_ACCOUNT = 200  # past this, an account's least recently issued cursor goes
+MAX_CURSORS = 20_000  # and the whole table never holds more than this
+# Numbers one account may hold (per provider): a list page holds at most this many, which
+# bounds what one request can make the server build. FreeClimb lists stop at 10 000 anyway.
+MAX_NUMBERS_PER_ACCOUNT = 10_000
 
 # Each entry upgrades the schema by one version; never edit one that has shipped, append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -170,6 +178,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 WHERE account_sid = NEW.account_sid AND provider = NEW.provider;
         END""",
     ),
+    # v4: cursors are bounded per account (an index to find an account's oldest) and live an
+    # hour, so the rows older databases piled up under the 24 h rule go at once.
+    (
+        "CREATE INDEX cursors_account ON cursors(account_sid, created_at)",
+        ("DELETE FROM cursors "
+         "WHERE created_at < (CAST(strftime('%s', 'now') AS INTEGER) - 3600) * 1000"),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -182,21 +197,79 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-# re2 runs in linear time, so no pattern a client sends can stall the server.
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False
-_RE2_OPTIONS.max_mem = 8 << 20
+# re2 runs in linear time, but "linear" is in the size of its program: `((.)?){1000}` in 252
+# characters compiles to 270 000 instructions and cost 60-130 ms a row through the capture
+# path. Filters only ask "does it match", so groups never capture (the fast DFA path), and a
+# program larger than any sensible phone-number pattern is refused outright.
+def _re2_options(max_mem: int) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    options.never_capture = True
+    options.max_mem = max_mem
+    return options
 
 
-@functools.lru_cache(maxsize=256)
+# Room for the DFA's state cache (2 MB ran the costliest accepted filter as fast as 8 MB);
+# with at most PATTERN_CACHE patterns alive, their caches together stay under 128 MB.
+_RE2_OPTIONS = _re2_options(2 << 20)
+PATTERN_CACHE = 64
+# A first compile in little memory makes re2 give up early on a huge program: compiling
+# `[0-9]{1,1000}` x 19 in full took a second; this fails it in a few milliseconds.
+_RE2_GUARD = _re2_options(256 << 10)
+MAX_PATTERN_PROGRAM = 2000  # `(.?){220}` is 1984; real filters are under 50
+# However a filter is built, one request's queries stop after this long (see Store.read).
+QUERY_BUDGET_S = 2.0
+
+
+class PatternTooComplex(ValueError):
+    """A valid pattern whose compiled program is over MAX_PATTERN_PROGRAM."""
+
+
+class QueryBudgetExceeded(RuntimeError):
+    """A read ran longer than its budget and SQLite stopped it."""
+
+
+@functools.lru_cache(maxsize=PATTERN_CACHE)
 def compile_pattern(pattern: str) -> Any:
-    """Compile with re2; raises ``re2.error`` for an invalid (or non-linear) pattern."""
-    return re2.compile(pattern, _RE2_OPTIONS)
+    """Compile with re2 (match-only); raises ``re2.error`` for an invalid (or non-linear)
+    pattern and ``PatternTooComplex`` for one too big to run over every row cheaply."""
+    try:
+        re2.compile(pattern, _RE2_GUARD)
+    except re2.error as exc:
+        if "too large" not in str(exc):
+            raise
+        raise PatternTooComplex("it compiles to too large a program") from None
+    compiled = re2.compile(pattern, _RE2_OPTIONS)
+    size = max(compiled.programsize, compiled.reverseprogramsize)
+    if size > MAX_PATTERN_PROGRAM:
+        raise PatternTooComplex(
+            f"it compiles to {size} instructions, more than the {MAX_PATTERN_PROGRAM} allowed")
+    return compiled
 
 
+_UNANCHORED = re2._Anchor.UNANCHORED
+_NO_SPAN = re2._NULL_SPAN
+
+
+@functools.lru_cache(maxsize=PATTERN_CACHE)
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """A "does it match anywhere" test. It calls re2's RE2::Match directly: the module's
+    ``search`` builds a match object in Python, six times the cost of the match itself,
+    paid on each of the pool's 5 000 rows."""
+    match = compile_pattern(pattern)._regexp.Match
+
+    def matches(value: str) -> bool:
+        data = value.encode()
+        return bool(match(_UNANCHORED, data, 0, len(data))[0] != _NO_SPAN)
+
+    return matches
+
+
+@functools.lru_cache(maxsize=8192)  # a pool of 5 000 rows, one pattern at a time
 def _regexp(pattern: str, value: str | None) -> bool:
     # SQLite's `X REGEXP Y` calls regexp(Y, X). Patterns are checked before the query runs.
-    return value is not None and compile_pattern(pattern).search(value) is not None
+    # Cached: a list runs the same pattern over the same rows twice (count, then page).
+    return value is not None and _matcher(pattern)(value)
 
 
 class Store:
@@ -209,9 +282,14 @@ class Store:
         inventory_size: int = inventory.DEFAULT_SIZE,
         inventory_seed: int = inventory.DEFAULT_SEED,
         clock: Callable[[], int] = wall_clock_ms,
+        cursors_per_account: int = CURSORS_PER_ACCOUNT,
+        max_cursors: int = MAX_CURSORS,
+        max_numbers_per_account: int = MAX_NUMBERS_PER_ACCOUNT,
     ) -> None:
         self.path = str(path)
         self.clock = clock
+        self.cursors_per_account, self.max_cursors = cursors_per_account, max_cursors
+        self.max_numbers_per_account = max_numbers_per_account
         self._memory = self.path == MEMORY
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -267,15 +345,30 @@ class Store:
         return self._guard_lock if self._memory else nullcontext()
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: every query inside sees one consistent snapshot."""
+    def read(self, budget_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees one consistent snapshot.
+
+        With ``budget_s``, SQLite interrupts the queries once that much time has passed and
+        ``QueryBudgetExceeded`` is raised: a client-chosen filter cannot hold a thread long.
+        """
         with self._guard():
             conn = self.connection()
+            if budget_s is not None:
+                deadline = time.monotonic() + budget_s
+                # Called every 1000 VM steps; a non-zero answer aborts the statement.
+                conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
             conn.execute("BEGIN")
             try:
                 yield conn
+            except sqlite3.OperationalError as exc:
+                if budget_s is not None and "interrupted" in str(exc):
+                    raise QueryBudgetExceeded(f"stopped after {budget_s:g} s") from None
+                raise
             finally:
-                conn.execute("COMMIT")
+                if conn.in_transaction:  # an interrupted statement may have ended it
+                    conn.execute("COMMIT")
+                if budget_s is not None:
+                    conn.set_progress_handler(None, 0)
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of one statement, with no explicit transaction: a lone SELECT reads
@@ -411,7 +504,14 @@ class Store:
                 "ON CONFLICT(token) DO UPDATE SET created_at = excluded.created_at",
                 (token, listing, account_sid, encoded, now),
             )
+            _evict_beyond(conn, "WHERE account_sid = ?", [account_sid],
+                          self.cursors_per_account, token)
+            _evict_beyond(conn, "", [], self.max_cursors, token)
         return token
+
+    def cursor_count(self) -> int:
+        row = self.query_one("SELECT COUNT(*) FROM cursors")
+        return 0 if row is None else int(row[0])
 
     def load_cursor(self, listing: str, account_sid: str, token: str) -> dict[str, Any] | None:
         """The state behind a token, if this server issued it for this listing and account
@@ -426,6 +526,24 @@ class Store:
             return None
         state: dict[str, Any] = json.loads(row["state"])
         return state
+
+
+def _evict_beyond(conn: sqlite3.Connection, where: str, params: list[Any], keep: int,
+                  spare: str) -> None:
+    """Delete the oldest cursors matching ``where`` until ``keep`` remain (walking the index),
+    never ``spare``, the one just issued, even when others share its millisecond."""
+    joiner = "AND" if where else "WHERE"
+    conn.execute(
+        f"DELETE FROM cursors WHERE token IN (SELECT token FROM cursors {where} {joiner} "
+        "token != ? ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
+        [*params, spare, keep - 1],
+    )
+
+
+def account_is_full(store: Store, conn: sqlite3.Connection, account_sid: str,
+                    provider: str) -> bool:
+    """True when the account may not take another number (checked inside the write)."""
+    return count_numbers(conn, account_sid, provider) >= store.max_numbers_per_account
 
 
 def count_numbers(conn: sqlite3.Connection, account_sid: str, provider: str) -> int:

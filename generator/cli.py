@@ -187,17 +187,49 @@ def add_generate_command(sub: Any) -> None:
     p.set_defaults(func=_generate)
 
 
+SERVE_CONFIG_HELP = """\
+--config TOML format: one table per account, as below (optional keys may be left out). Any
+other section or key is refused with an error naming it; nothing is added then.
+
+  [[freeclimb.accounts]]
+  account_id = "AC0123456789abcdef0123456789abcdef01234567"   # AC + 40 hex digits
+  api_key = "my-api-key"                # the password clients send
+
+  [[restcomm.accounts]]
+  sid = "AC0123456789abcdef0123456789abcd"   # AC + 32 hex digits
+  auth_token = "my-password"            # the password clients send, or its MD5 in hex
+  email = "ops@example.com"             # optional: a second user name
+  parent_sid = "AC..."                  # optional: listed earlier, or already in the database
+  organization_sid = "OR..."            # optional
+  friendly_name = "Operations"          # optional
+
+Accounts already in the database are kept; serve prints how many it added.
+"""
+
+
 def add_serve_command(sub: Any) -> None:
     p = command_parser(sub, "serve", help="run the emulator for both providers",
-                       epilog=SERVE_EPILOG, description="Serve FreeClimb under /apiserver and Restcomm under /restcomm "
+                       epilog=SERVE_CONFIG_HELP + "\n" + SERVE_EPILOG,
+                       description="Serve FreeClimb under /apiserver and Restcomm under /restcomm "
                                    "from one process, with state in SQLite.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--port", type=port, default=8000, help="port to listen on (0: any free one)")
+    p.add_argument("--port", type=port, default=8000,
+                   help="port to listen on; 0 lets the system pick a free one (printed at start)")
     p.add_argument("--db", default="numspec.db",
                    help="SQLite file (default: numspec.db); ':memory:' for a throwaway run")
     p.add_argument("--inventory", type=positive, default=None,
                    help="how many available numbers to seed into a new database")
-    p.add_argument("--config", default=None, help="TOML file with extra accounts")
+    p.add_argument("--config", default=None, metavar="TOML",
+                   help="file with extra accounts (format below)")
+    p.add_argument("--tls", action="store_true",
+                   help="serve HTTPS with a certificate from a local CA made at start; "
+                        "prints where the CA file is, for clients to trust")
+    p.add_argument("--quiet", action="store_true",
+                   help="no access log (by default one line per request: method, path, status, "
+                        "ms; never headers or query strings)")
+    from numspec.emulator.guard import add_limit_options
+
+    add_limit_options(p)
     p.set_defaults(func=_serve)
 
 

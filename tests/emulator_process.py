@@ -8,12 +8,19 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = "/apiserver/AvailablePhoneNumbers"  # answers 401 without credentials: alive
+
+
+LIMITED = ("import os, resource, sys; n = int(sys.argv[1]); "
+           "resource.setrlimit(resource.RLIMIT_NOFILE, "
+           "(n, resource.getrlimit(resource.RLIMIT_NOFILE)[1])); "
+           "os.execvp(sys.argv[2], sys.argv[2:])")
 
 
 def numspec_command() -> list[str]:
@@ -41,8 +48,12 @@ class EmulatorProcess:
     """`numspec serve --db DB` on a free port; start() waits until it answers HTTP."""
 
     def __init__(self, db: Path, log: Path, *, config: Path | None = None,
-                 inventory: int | None = None) -> None:
+                 inventory: int | None = None, extra_args: Sequence[str] = (),
+                 nofile: int | None = None, stderr: Path | None = None) -> None:
+        """``extra_args`` go after the usual `serve` options; ``nofile`` lowers the child's
+        open-file limit; ``stderr`` keeps the child's stderr apart from its stdout."""
         self.db, self.log, self.config, self.inventory = db, log, config, inventory
+        self.extra_args, self.nofile, self.stderr = list(extra_args), nofile, stderr
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -59,9 +70,15 @@ class EmulatorProcess:
                 args += ["--config", str(self.config)]
             if self.inventory is not None:
                 args += ["--inventory", str(self.inventory)]
-            with open(self.log, "ab") as log:
-                self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                             env=_environment())
+            args += self.extra_args
+            if self.nofile is not None:  # lower the limit, then become the server
+                args = [sys.executable, "-c", LIMITED, str(self.nofile), *args]
+            with open(self.log, "ab") as log, \
+                    open(self.stderr or os.devnull, "ab") as err:
+                self.proc = subprocess.Popen(
+                    args, cwd=ROOT, stdout=log,
+                    stderr=subprocess.STDOUT if self.stderr is None else err,
+                    env=_environment())
             if self._wait(timeout):
                 return
             self.stop()

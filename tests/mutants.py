@@ -360,8 +360,8 @@ def _unknown_method_as_post(scope: Scope, body: bytes) -> bytes:
 class SubAccountsLeak(RestcommService):
     """The listing also shows the sub-accounts' numbers, which the contract says it must not."""
 
-    def _list(self, call: Any, number_type: str | None) -> rc.IncomingPhoneNumberPage:
-        own = super()._list(call, number_type)
+    async def _list(self, call: Any, number_type: str | None) -> rc.IncomingPhoneNumberPage:
+        own = await super()._list(call, number_type)
         p = call.params
         if own.page != 0:
             return own

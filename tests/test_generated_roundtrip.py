@@ -124,7 +124,7 @@ class FreeClimb:
         self.available.remove(offer)
         number_id = "PN" + _hex(40)
         number = fc.IncomingNumber(
-            accountId=call.principal, alias=body.alias or offer.alias,
+            accountId=call.principal, alias=body.alias or offer.phone_number,
             applicationId=body.application_id, campaignId=None,
             capabilities=offer.capabilities, country=offer.country,
             dateCreated=DATE_1123, dateUpdated=DATE_1123, offnet=False,
@@ -159,7 +159,7 @@ class FreeClimb:
 
 def inventory(count: int, region: str = "IL") -> list[fc.AvailableNumber]:
     caps = fc.Capabilities(shortCode=False, sms=True, tenDLC=False, tollFree=False, voice=True)
-    return [fc.AvailableNumber(alias=f"(312) 555-{i:04d}", capabilities=caps, country="US",
+    return [fc.AvailableNumber(campaignId=None, capabilities=caps, country="US",
                                phoneNumber=f"+1312555{i:04d}", region=region)
             for i in range(count)]
 

@@ -139,7 +139,10 @@ class Tfn(BaseModel):
 
 class AvailableNumber(BaseModel):
     """
-    A number nobody owns yet, ready to buy.
+    A number nobody owns yet, ready to buy. The fields are those of FreeClimb's own contract
+    (newest SDK copies): no `alias` (older copies listed one; it is not sent), and the
+    `campaignId` the number carries, null for one without a campaign.
+
     """
 
     model_config = ConfigDict(
@@ -153,8 +156,12 @@ class AvailableNumber(BaseModel):
             pattern='^\\+[1-9][0-9]{6,14}$',
         ),
     ]
-    alias: Annotated[
-        str | None, Field(description='The number in its national format.')
+    campaign_id: Annotated[
+        str | None,
+        Field(
+            alias='campaignId',
+            description='The 10DLC campaign the number is registered to; null when there is none.',
+        ),
     ]
     region: Annotated[str | None, Field(description='State or province.')]
     country: Annotated[
@@ -361,7 +368,9 @@ class IncomingNumber(BaseModel):
     ]
     tfn: Annotated[
         Tfn | None,
-        Field(description='Toll-free campaign details; null for numbers without one.'),
+        Field(
+            description="Toll-free campaign details; null for numbers without one. Always sent, as FreeClimb's\nown contract says (required and nullable). FreeClimb's SDK releases 4.6 to 4.9 fail\nto read a null here; 5.x read it. This contract keeps the provider's shape.\n"
+        ),
     ]
 
 
