@@ -87,12 +87,20 @@ def add_lint_command(sub: Any) -> None:
 def add_generate_command(sub: Any) -> None:
     p = sub.add_parser("generate", help="generate models, clients and server stubs",
                        description="Generate Pydantic models, httpx clients and FastAPI server "
-                                   "stubs per provider from the contract. Refuses an unsound "
-                                   "contract. Writes atomically.")
+                                   "stubs per provider (first tag) from an OpenAPI 3.0/3.1 "
+                                   "document. Lint findings are printed as advice; an operation "
+                                   "the generator cannot express is skipped with one line saying "
+                                   "why, and the rest is generated. Exits 1 only when nothing "
+                                   "could be generated (or with --fail-on-skip). Writes "
+                                   "atomically.")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help="contract root (default: spec/)")
     p.add_argument("--out", default=None, help="output folder (default: generated/)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 and list differences when the output is stale")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="list every lint warning and the operations per provider")
+    p.add_argument("--fail-on-skip", action="store_true",
+                   help="exit 1, writing nothing, when any operation had to be skipped")
     p.set_defaults(func=_generate)
 
 
