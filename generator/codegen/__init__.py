@@ -84,7 +84,7 @@ def build(loaded: LoadedSpec, progress: bool = False) -> Outcome:
         if progress:
             print(f"  {provider.prefix}: {len(provider.operations)} operations", file=sys.stderr)
         try:
-            rendered = render_provider(parser, provider)
+            rendered, dropped = render_provider(parser, provider)
         except Exception as exc:  # noqa: BLE001 - one provider's failure must not sink the rest
             pointer = getattr(exc, "pointer", "")
             cause = str(exc) if isinstance(exc, UnsupportedSpec) else f"{type(exc).__name__}: {exc}"
@@ -94,6 +94,9 @@ def build(loaded: LoadedSpec, progress: bool = False) -> Outcome:
             outcome.skipped += [Skip(op.method, op.path, op.operation_id,
                                      f"its provider {provider.tag!r} failed", pointer)
                                 for op in provider.operations]
+            continue
+        outcome.skipped += dropped
+        if not provider.operations:
             continue
         for name, text in rendered.items():
             outcome.files[f"{provider.package}/{name}"] = text

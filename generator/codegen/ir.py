@@ -359,6 +359,7 @@ class Parser:
             except Exception as exc:  # noqa: BLE001 - any surprise skips one operation only
                 self.hoisted = hoisted
                 reason = str(exc) if isinstance(exc, UnsupportedSpec) else f"{type(exc).__name__}: {exc}"
+                reason = reason.removeprefix(f"{method.upper()} {path}: ")
                 pointer = getattr(exc, "pointer", "") or pointer_join("/paths", path, method)
                 op_id = op.get("operationId")
                 self.skipped.append(Skip(method, path, op_id if isinstance(op_id, str) else "",

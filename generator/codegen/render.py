@@ -29,7 +29,9 @@ from numspec.generator.codegen.ir import (
     Param,
     Parser,
     Provider,
+    Skip,
     UnsupportedSpec,
+    schema_refs,
     snake,
 )
 from numspec.generator.specload import escape, unescape
@@ -57,65 +59,95 @@ def model_config() -> GenerateConfig:
     )
 
 
-def render_models(parser: Parser, provider: Provider) -> str:
-    """Pydantic v2 models for the schemas one provider reaches, under their class names."""
-    chosen = {cls: _renamed(parser, parser.component(cls), 0) for cls in sorted(provider.schema_names)}
+def model_roots(provider: Provider) -> dict[str, list[Operation]]:
+    """The classes the clients and stubs name (`models.X`), with the operations naming them."""
+    roots: dict[str, list[Operation]] = {}
+    for op in provider.operations:
+        names = [op.body.model] if op.body else []
+        for reply in [op.success, *op.errors]:
+            names += [m for m in reply.models.values() if m]
+        if op.paging:
+            names.append(op.paging.item_model)
+        for name in dict.fromkeys(names):
+            roots.setdefault(name, []).append(op)
+    return roots
+
+
+def render_models(parser: Parser, provider: Provider) -> tuple[str, set[str]]:
+    """Pydantic v2 models for the schemas one provider reaches, under their class names, and
+    the classes the operations need that datamodel-code-generator did not write."""
+    roots = model_roots(provider)
+    # collapse_root_models inlines a list/scalar/enum schema wherever another schema refers to
+    # it, so it would have no class of its own: other schemas refer to a copy instead.
+    referenced = {parser.classes[name] for cls in provider.schema_names
+                  for name in schema_refs(parser.component(cls)) if name in parser.classes}
+    taken = set(provider.schema_names)
+    aliases: dict[str, str] = {}
+    for cls in sorted(set(roots) & referenced):
+        schema = parser.component(cls)
+        if isinstance(schema, dict) and ("properties" in schema or "allOf" in schema):
+            continue
+        alias, n = f"{cls}Inline", 1
+        while alias in taken:
+            n += 1
+            alias = f"{cls}Inline{n}"
+        taken.add(alias)
+        aliases[cls] = alias
+    chosen = {cls: _renamed(parser, parser.component(cls), 0, aliases)
+              for cls in sorted(provider.schema_names)}
+    for cls, alias in aliases.items():
+        chosen[alias] = chosen[cls]
     document = {
         "openapi": parser.doc.get("openapi", "3.1.0"),
         "info": {"title": provider.prefix, "version": "1"},
         "paths": {},
-        "components": {"schemas": chosen},
+        "components": {"schemas": dict(sorted(chosen.items()))},
     }
     with warnings.catch_warnings():
-        # 0.89 warns that black/isort become optional extras; we pin and install both.
-        warnings.simplefilter("ignore", FutureWarning)
+        # 0.89 warns that black/isort become optional extras (we pin and install both), and
+        # about formats it does not know (it falls back to the plain type, as it says).
+        warnings.simplefilter("ignore")
         code = generate(json.dumps(document), config=model_config())
     if not isinstance(code, str):
         raise UnsupportedSpec(f"{provider.tag}: datamodel-code-generator returned several modules")
     body = re.sub(r"\A(#[^\n]*\n)+", "", code).lstrip("\n")
-    for name in provider.schema_names:
-        if f"class {name}(" not in body and not _collapsed(name, chosen):
-            raise UnsupportedSpec(f"{provider.tag}: no model class named {name!r} was generated")
-    return HEADER + "\n" + body
+    written = set(re.findall(r"^class (\w+)\(", body, re.MULTILINE))
+    return HEADER + "\n" + body, set(roots) - written
 
 
-def _renamed(parser: Parser, node: Any, depth: int) -> Any:
-    """A schema as datamodel-code-generator gets it: $refs name components by class name, and
-    $refs to anything but a component schema are inlined (it only receives the schemas)."""
+def _renamed(parser: Parser, node: Any, depth: int, aliases: dict[str, str]) -> Any:
+    """A schema as datamodel-code-generator gets it: $refs name components by class name (or
+    its alias), and $refs to anything but a component schema are inlined (it only receives
+    the schemas)."""
     if isinstance(node, list):
-        return [_renamed(parser, item, depth) for item in node]
+        return [_renamed(parser, item, depth, aliases) for item in node]
     if not isinstance(node, dict):
         return node
     out = {}
     for key, value in node.items():
         if key == "$ref" and isinstance(value, str) and value.startswith(SCHEMAS):
             name, _, rest = value[len(SCHEMAS):].partition("/")
-            cls = parser.classes.get(unescape(unquote(name)))
-            out[key] = SCHEMAS + (cls or name) + ("/" + rest if rest else "")
+            cls = parser.classes.get(unescape(unquote(name)), name)
+            out[key] = SCHEMAS + aliases.get(cls, cls) + ("/" + rest if rest else "")
         elif key == "$ref" and isinstance(value, str) and value.startswith("#"):
             if depth > 8:
                 return {}  # a loop through non-schema references: leave it untyped
             target = parser.deref({"$ref": value})
-            inlined = _renamed(parser, target, depth + 1)
-            return {**inlined, **{k: _renamed(parser, v, depth) for k, v in node.items() if k != "$ref"}}
+            inlined = _renamed(parser, target, depth + 1, aliases)
+            rest = {k: _renamed(parser, v, depth, aliases) for k, v in node.items() if k != "$ref"}
+            return {**inlined, **rest} if isinstance(inlined, dict) else inlined
         elif key == "discriminator" and isinstance(value, dict) and isinstance(value.get("mapping"), dict):
             mapping = {}
             for tag, target in value["mapping"].items():
                 if isinstance(target, str) and not target.startswith("#"):
                     target = SCHEMAS + escape(target)  # a bare schema name
-                mapping[tag] = _renamed(parser, {"$ref": target}, depth)["$ref"] if isinstance(
+                mapping[tag] = _renamed(parser, {"$ref": target}, depth, aliases)["$ref"] if isinstance(
                     target, str) and target.startswith(SCHEMAS) else target
             out[key] = {**value, "mapping": mapping}
         else:
-            out[key] = _renamed(parser, value, depth) if key not in ("example", "examples", "default",
+            out[key] = _renamed(parser, value, depth, aliases) if key not in ("example", "examples", "default",
                                                                      "enum", "const") else value
     return out
-
-
-def _collapsed(name: str, schemas: dict[str, Any]) -> bool:
-    """Scalar schemas are inlined into their users (collapse_root_models), not classes."""
-    schema = schemas.get(name, {})
-    return schema.get("type") not in ("object", None) or "enum" in schema
 
 
 def _pyrepr(value: Any) -> str:
@@ -263,11 +295,21 @@ def render_runtime(name: str) -> str:
     return _tidy(environment().get_template(f"{name}.py.jinja").render())
 
 
-def render_provider(parser: Parser, provider: Provider) -> dict[str, str]:
+def render_provider(parser: Parser, provider: Provider) -> tuple[dict[str, str], list[Skip]]:
+    """A provider's package, and the operations left out because a model they name has no
+    class (datamodel-code-generator wrote none for it)."""
     env = environment()
+    models, missing = render_models(parser, provider)
+    reasons: dict[int, str] = {}
+    for cls, ops in sorted(model_roots(provider).items()):
+        for op in ops if cls in missing else ():
+            reasons.setdefault(id(op), f"datamodel-code-generator wrote no class for {cls!r}")
+    dropped = [Skip(op.method, op.path, op.operation_id, reasons[id(op)], "")
+               for op in provider.operations if id(op) in reasons]
+    provider.operations = [op for op in provider.operations if id(op) not in reasons]
     files = {
         "__init__.py": _tidy(env.get_template("package_init.py.jinja").render(p=provider)),
-        "models.py": render_models(parser, provider),
+        "models.py": models,
         "client.py": _tidy(env.get_template("client.py.jinja").render(p=provider)),
         "server.py": _tidy(env.get_template("server.py.jinja").render(p=provider)),
     }
@@ -277,4 +319,4 @@ def render_provider(parser: Parser, provider: Provider) -> dict[str, str]:
             f'"""How {provider.prefix} answers look in XML, from the contract\'s `xml` annotations'
             ' (generated by numspec; do not edit)."""\n\nfrom typing import Any\n\n'
             f"XML_SHAPES: dict[str, Any] = {shapes}\n")
-    return files
+    return files, dropped
