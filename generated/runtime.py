@@ -155,9 +155,10 @@ class Outgoing:
     def sign(
         self, schemes: Schemes, alternatives: tuple[tuple[str, ...], ...], given: dict[str, Any]
     ) -> None:
-        """Add the credentials of the first alternative whose schemes were all given."""
+        """Add the credentials of the first alternative whose schemes were all given (an
+        empty alternative, "auth optional", only when no other one can be met)."""
         for names in alternatives:
-            if all(given.get(name) is not None for name in names):
+            if names and all(given.get(name) is not None for name in names):
                 for name in names:
                     how, wire_name = schemes[name]
                     value = given[name]

@@ -712,14 +712,25 @@ def scalar_type(schema: dict[str, Any], where: str) -> tuple[str, dict[str, Any]
 
 
 def name_credentials(provider: Provider) -> None:
-    """Client constructor arguments per scheme: by kind, prefixed by the scheme when kinds repeat."""
+    """Client constructor arguments per scheme: named by kind (username and password, token,
+    api_key), or after the scheme when two schemes share a kind."""
     plain = {"basic": ("username", "password"), "bearer": ("token",), "apikey": ("api_key",)}
     kinds = [s.kind for s in provider.schemes.values()]
+    taken = {"base_url", "timeout", "transport"}
+    if provider.account_param is not None:
+        taken.add(provider.account_param.py_name)
     for scheme in provider.schemes.values():
         args = plain[scheme.kind]
         if kinds.count(scheme.kind) > 1:
-            args = tuple(f"{snake(scheme.name)}_{arg}" for arg in args)
-        scheme.args = args
+            own = snake(scheme.name)
+            args = (f"{own}_username", f"{own}_password") if scheme.kind == "basic" else (own,)
+        unique = []
+        for arg in args:
+            while arg in taken:
+                arg += "_"
+            taken.add(arg)
+            unique.append(arg)
+        scheme.args = tuple(unique)
 
 
 def server_url(server: dict[str, Any]) -> str:

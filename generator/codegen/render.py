@@ -255,6 +255,18 @@ def _wire_call(param: Param) -> str:
     return ", ".join(args)
 
 
+def _import_line(names: list[str], module: str) -> str:
+    """`from module import names` as isort writes it: wrapped one per line past 100 columns."""
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= 100:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+
+
+def _has_params(provider: Provider) -> bool:
+    return any(op.params for op in provider.operations)
+
+
 def _scheme_table(schemes: Any) -> str:
     return repr({s.name: (s.how, s.wire_name) for s in schemes})
 
@@ -312,7 +324,8 @@ def environment() -> jinja2.Environment:
         serving_imports=_serving_imports, uses_literal=_uses_literal, uses_any=_uses_any,
         client_imports=_client_imports, scheme_table=_scheme_table, auth_words=_auth_words,
         account_default=_account_default, path_keys=_path_keys, wire_tuple=_wire_tuple,
-        call_args=_call_args, wire_call=_wire_call, server_runtime_imports=_server_runtime_imports)
+        call_args=_call_args, wire_call=_wire_call, import_line=_import_line,
+        has_params=_has_params, server_runtime_imports=_server_runtime_imports)
     env.globals.update(JSON=JSON, XML=XML, FORM=FORM)
     return env
 
