@@ -13,19 +13,19 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from ..runtime import ApiError, form_value
+from ..runtime import ApiError, Outgoing, Schemes
 from . import models
 
 DEFAULT_BASE_URL = 'https://www.freeclimb.com/apiserver'
 Format = Literal["json", "xml"]
 
 
+# Security schemes the operations use: how each credential travels.
+SCHEMES: Schemes = {'freeclimbAuth': ('basic', 'Authorization')}
+
+
 def _seg(value: object) -> str:
     return quote(str(value), safe="")
-
-
-def _query(values: dict[str, Any]) -> dict[str, str]:
-    return {key: form_value(value) for key, value in values.items() if value is not None}
 
 
 def _error(response: httpx.Response, model: type[BaseModel] | None) -> ApiError:
@@ -74,7 +74,7 @@ def _decode_list_available_numbers(response: httpx.Response) -> models.Available
 
 
 class FreeClimbClient:
-    """Synchronous FreeClimb client: Basic auth given once, the account bound once."""
+    """Synchronous FreeClimb client: HTTP Basic given once, the account bound once."""
 
     def __init__(
         self,
@@ -88,9 +88,11 @@ class FreeClimbClient:
     ) -> None:
         # The official SDKs take the account from the credentials unless told otherwise.
         self.account_id = account_id if account_id is not None else username
+        self._credentials: dict[str, Any] = {
+            'freeclimbAuth': (username, password),
+        }
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
-            auth=(username, password),
             timeout=timeout,
             transport=transport,
         )
@@ -133,29 +135,30 @@ class FreeClimbClient:
         """List the account's numbers"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('phoneNumber', phone_number)
+        _out.query('alias', alias)
+        _out.query('region', region)
+        _out.query('country', country)
+        _out.query('applicationId', application_id)
+        _out.query('hasApplication', has_application)
+        _out.query('voiceEnabled', voice_enabled)
+        _out.query('smsEnabled', sms_enabled)
+        _out.query('hasCampaign', has_campaign)
+        _out.query('capabilities.voice', capabilities_voice)
+        _out.query('capabilities.sms', capabilities_sms)
+        _out.query('capabilities.tollFree', capabilities_toll_free)
+        _out.query('capabilities.tenDLC', capabilities_ten_dlc)
+        _out.query('capabilities.shortCode', capabilities_short_code)
+        _out.query('tfn.campaignId', tfn_campaign_id)
+        _out.query('offnet', offnet)
+        _out.query('cursor', cursor)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            params=_query({
-                'phoneNumber': phone_number,
-                'alias': alias,
-                'region': region,
-                'country': country,
-                'applicationId': application_id,
-                'hasApplication': has_application,
-                'voiceEnabled': voice_enabled,
-                'smsEnabled': sms_enabled,
-                'hasCampaign': has_campaign,
-                'capabilities.voice': capabilities_voice,
-                'capabilities.sms': capabilities_sms,
-                'capabilities.tollFree': capabilities_toll_free,
-                'capabilities.tenDLC': capabilities_ten_dlc,
-                'capabilities.shortCode': capabilities_short_code,
-                'tfn.campaignId': tfn_campaign_id,
-                'offnet': offnet,
-                'cursor': cursor,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_incoming_numbers(_response)
 
@@ -188,7 +191,9 @@ class FreeClimbClient:
             if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            _response = self._http.get(_link, headers={"Accept": "application/json"})
+            _out = Outgoing("application/json")
+            _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
             _page = _decode_list_incoming_numbers(_response)
 
     def buy_a_phone_number(
@@ -198,10 +203,13 @@ class FreeClimbClient:
         """Buy a number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
         return _decode_buy_a_phone_number(_response)
@@ -213,10 +221,13 @@ class FreeClimbClient:
         """Get one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_get_an_incoming_number(_response)
 
@@ -228,10 +239,13 @@ class FreeClimbClient:
         """Update one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
         return _decode_update_an_incoming_number(_response)
@@ -243,10 +257,13 @@ class FreeClimbClient:
         """Release one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "DELETE",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_delete_an_incoming_number(_response)
 
@@ -268,23 +285,24 @@ class FreeClimbClient:
         """Find numbers to buy"""
         _path, _accept = '/AvailablePhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('phoneNumber', phone_number)
+        _out.query('region', region)
+        _out.query('country', country)
+        _out.query('voiceEnabled', voice_enabled)
+        _out.query('smsEnabled', sms_enabled)
+        _out.query('capabilities.voice', capabilities_voice)
+        _out.query('capabilities.sms', capabilities_sms)
+        _out.query('capabilities.tollFree', capabilities_toll_free)
+        _out.query('capabilities.tenDLC', capabilities_ten_dlc)
+        _out.query('capabilities.shortCode', capabilities_short_code)
+        _out.query('cursor', cursor)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            params=_query({
-                'phoneNumber': phone_number,
-                'region': region,
-                'country': country,
-                'voiceEnabled': voice_enabled,
-                'smsEnabled': sms_enabled,
-                'capabilities.voice': capabilities_voice,
-                'capabilities.sms': capabilities_sms,
-                'capabilities.tollFree': capabilities_toll_free,
-                'capabilities.tenDLC': capabilities_ten_dlc,
-                'capabilities.shortCode': capabilities_short_code,
-                'cursor': cursor,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_available_numbers(_response)
 
@@ -311,12 +329,14 @@ class FreeClimbClient:
             if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            _response = self._http.get(_link, headers={"Accept": "application/json"})
+            _out = Outgoing("application/json")
+            _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)
 
 
 class AsyncFreeClimbClient:
-    """Asynchronous FreeClimb client: Basic auth given once, the account bound once."""
+    """Asynchronous FreeClimb client: HTTP Basic given once, the account bound once."""
 
     def __init__(
         self,
@@ -330,9 +350,11 @@ class AsyncFreeClimbClient:
     ) -> None:
         # The official SDKs take the account from the credentials unless told otherwise.
         self.account_id = account_id if account_id is not None else username
+        self._credentials: dict[str, Any] = {
+            'freeclimbAuth': (username, password),
+        }
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            auth=(username, password),
             timeout=timeout,
             transport=transport,
         )
@@ -375,29 +397,30 @@ class AsyncFreeClimbClient:
         """List the account's numbers"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('phoneNumber', phone_number)
+        _out.query('alias', alias)
+        _out.query('region', region)
+        _out.query('country', country)
+        _out.query('applicationId', application_id)
+        _out.query('hasApplication', has_application)
+        _out.query('voiceEnabled', voice_enabled)
+        _out.query('smsEnabled', sms_enabled)
+        _out.query('hasCampaign', has_campaign)
+        _out.query('capabilities.voice', capabilities_voice)
+        _out.query('capabilities.sms', capabilities_sms)
+        _out.query('capabilities.tollFree', capabilities_toll_free)
+        _out.query('capabilities.tenDLC', capabilities_ten_dlc)
+        _out.query('capabilities.shortCode', capabilities_short_code)
+        _out.query('tfn.campaignId', tfn_campaign_id)
+        _out.query('offnet', offnet)
+        _out.query('cursor', cursor)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            params=_query({
-                'phoneNumber': phone_number,
-                'alias': alias,
-                'region': region,
-                'country': country,
-                'applicationId': application_id,
-                'hasApplication': has_application,
-                'voiceEnabled': voice_enabled,
-                'smsEnabled': sms_enabled,
-                'hasCampaign': has_campaign,
-                'capabilities.voice': capabilities_voice,
-                'capabilities.sms': capabilities_sms,
-                'capabilities.tollFree': capabilities_toll_free,
-                'capabilities.tenDLC': capabilities_ten_dlc,
-                'capabilities.shortCode': capabilities_short_code,
-                'tfn.campaignId': tfn_campaign_id,
-                'offnet': offnet,
-                'cursor': cursor,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_incoming_numbers(_response)
 
@@ -431,7 +454,9 @@ class AsyncFreeClimbClient:
             if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            _response = await self._http.get(_link, headers={"Accept": "application/json"})
+            _out = Outgoing("application/json")
+            _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
             _page = _decode_list_incoming_numbers(_response)
 
     async def buy_a_phone_number(
@@ -441,10 +466,13 @@ class AsyncFreeClimbClient:
         """Buy a number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
         return _decode_buy_a_phone_number(_response)
@@ -456,10 +484,13 @@ class AsyncFreeClimbClient:
         """Get one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_get_an_incoming_number(_response)
 
@@ -471,10 +502,13 @@ class AsyncFreeClimbClient:
         """Update one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
         return _decode_update_an_incoming_number(_response)
@@ -486,10 +520,13 @@ class AsyncFreeClimbClient:
         """Release one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "DELETE",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_delete_an_incoming_number(_response)
 
@@ -511,23 +548,24 @@ class AsyncFreeClimbClient:
         """Find numbers to buy"""
         _path, _accept = '/AvailablePhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('phoneNumber', phone_number)
+        _out.query('region', region)
+        _out.query('country', country)
+        _out.query('voiceEnabled', voice_enabled)
+        _out.query('smsEnabled', sms_enabled)
+        _out.query('capabilities.voice', capabilities_voice)
+        _out.query('capabilities.sms', capabilities_sms)
+        _out.query('capabilities.tollFree', capabilities_toll_free)
+        _out.query('capabilities.tenDLC', capabilities_ten_dlc)
+        _out.query('capabilities.shortCode', capabilities_short_code)
+        _out.query('cursor', cursor)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            params=_query({
-                'phoneNumber': phone_number,
-                'region': region,
-                'country': country,
-                'voiceEnabled': voice_enabled,
-                'smsEnabled': sms_enabled,
-                'capabilities.voice': capabilities_voice,
-                'capabilities.sms': capabilities_sms,
-                'capabilities.tollFree': capabilities_toll_free,
-                'capabilities.tenDLC': capabilities_ten_dlc,
-                'capabilities.shortCode': capabilities_short_code,
-                'cursor': cursor,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_available_numbers(_response)
 
@@ -555,5 +593,7 @@ class AsyncFreeClimbClient:
             if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            _response = await self._http.get(_link, headers={"Accept": "application/json"})
+            _out = Outgoing("application/json")
+            _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)

@@ -11,7 +11,7 @@ import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from numspec.generator.specload import HTTP_METHODS, escape, pointer_join, resolve_pointer, unescape
 
@@ -25,6 +25,7 @@ RESERVED_PACKAGES = ("runtime", "serving")
 JSON = "application/json"
 XML = "application/xml"
 FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
 
 
 class UnsupportedSpec(Exception):
@@ -55,7 +56,7 @@ class Skip:
 class Param:
     name: str           # on the wire
     py_name: str        # in Python
-    location: str       # path | query | header
+    location: str       # path | query | header | cookie
     required: bool
     annotation: str     # Python type
     constraints: dict[str, Any]
@@ -63,14 +64,86 @@ class Param:
     has_default: bool
     description: str
     is_account: bool    # bound once in the client, checked against the auth user
+    style: str = "form"     # OpenAPI serialisation style (defaults per location)
+    explode: bool = True
+    shape: str = "scalar"   # scalar | array | object: what style/explode act on
+    properties: tuple[str, ...] = ()  # an object's property names (form-exploded objects)
+
+    @property
+    def wire(self) -> tuple[str, str, str, bool, str, tuple[str, ...]]:
+        """What runtime.py needs to put this parameter on the wire or read it back."""
+        return (self.name, self.location, self.style, self.explode, self.shape, self.properties)
+
+
+# Where each location's parameters are serialised by default (OpenAPI 3.1, "style").
+DEFAULT_STYLES = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
+STYLES = {
+    "path": ("simple", "label", "matrix"),
+    "query": ("form", "spaceDelimited", "pipeDelimited", "deepObject"),
+    "header": ("simple",),
+    "cookie": ("form",),
+}
+
+
+@dataclass
+class Scheme:
+    """One security scheme as the wire sees it."""
+
+    name: str           # component name
+    kind: str           # basic | bearer | apikey
+    location: str       # header | query | cookie (apikey); header for basic/bearer
+    wire_name: str      # the header, query or cookie name that carries it
+    args: tuple[str, ...] = ()   # the client constructor's argument names for it
+
+    @property
+    def how(self) -> str:
+        """basic | bearer | header | query | cookie: how runtime.sign sends it."""
+        return self.location if self.kind == "apikey" else self.kind
+
+
+@dataclass
+class FileField:
+    name: str           # the multipart part's name
+    py_name: str
+    many: bool          # an array of files
+    required: bool
 
 
 @dataclass
 class Body:
     media_type: str
-    model: str
+    model: str          # model class; "" when the body is bytes/str or only files
     required: bool
     not_null: tuple[str, ...] = ()  # optional properties a client may not send as null
+    kind: str = "json"  # json | form | multipart | xml | text | bytes
+    files: list[FileField] = field(default_factory=list)
+    encoding: dict[str, tuple[str, bool]] = field(default_factory=dict)  # form field styles
+
+    @property
+    def annotation(self) -> str:
+        """What the client method takes as `body` (files are separate arguments)."""
+        if self.model:
+            return f"models.{self.model}"
+        return {"text": "str", "bytes": "bytes"}.get(self.kind, "")
+
+
+def body_kind(media: str) -> str:
+    media = media.lower()
+    if media == JSON or media.endswith("+json"):
+        return "json"
+    if media == FORM:
+        return "form"
+    if media == MULTIPART:
+        return "multipart"
+    if media in (XML, "text/xml") or media.endswith("+xml"):
+        return "xml"
+    if media.startswith("text/"):
+        return "text"
+    return "bytes"
+
+
+# Which request media type an operation with several is generated for (README: "Request bodies").
+BODY_PREFERENCE = ("json", "form", "multipart", "xml", "text", "bytes")
 
 
 @dataclass
@@ -100,6 +173,17 @@ class Operation:
     errors: list[Reply]
     summary: str
     paging: Paging | None = None
+    # Alternatives of scheme names (any one list, all of its schemes); [] means no auth,
+    # an empty list among them means auth is optional.
+    security: list[list[str]] = field(default_factory=list)
+
+    @property
+    def needs_auth(self) -> bool:
+        return bool(self.security) and all(self.security)
+
+    @property
+    def security_tuple(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(names) for names in self.security)
 
     @property
     def path(self) -> str:
@@ -130,9 +214,13 @@ class Operation:
         return [p for p in self.params if p.location == "header"]
 
     @property
+    def cookie_params(self) -> list[Param]:
+        return [p for p in self.params if p.location == "cookie"]
+
+    @property
     def keyword_params(self) -> list[Param]:
-        """What a client method takes after `*`: query, then header parameters."""
-        return self.query_params + self.header_params
+        """What a client method takes after `*`: query, header, then cookie parameters."""
+        return self.query_params + self.header_params + self.cookie_params
 
     @property
     def pascal(self) -> str:
@@ -169,6 +257,32 @@ class Provider:
     operations: list[Operation] = field(default_factory=list)
     schema_names: set[str] = field(default_factory=set)
     xml_shapes: dict[str, Any] = field(default_factory=dict)
+    schemes: dict[str, Scheme] = field(default_factory=dict)  # those its operations use
+    server_template: str = ""                      # servers[0].url before substitution
+    server_variables: dict[str, str] = field(default_factory=dict)  # name -> default
+
+    @property
+    def basic_only(self) -> bool:
+        """One HTTP Basic scheme and nothing else: stubs hand over (user, password) as is."""
+        return [s.kind for s in self.schemes.values()] == ["basic"]
+
+    @property
+    def auth_required(self) -> bool:
+        """One scheme every operation needs: the client takes its credentials positionally."""
+        return len(self.schemes) == 1 and all(op.needs_auth for op in self.operations)
+
+    @property
+    def needs_authenticate(self) -> bool:
+        return any(op.security for op in self.operations)
+
+    @property
+    def base_path(self) -> str:
+        """The path part of the default server URL: where the stubs are mounted."""
+        return urlsplit(self.base_url).path.rstrip("/") if "://" in self.base_url else self.base_url
+
+    @property
+    def credential_args(self) -> list[str]:
+        return [arg for scheme in self.schemes.values() for arg in scheme.args]
 
     @property
     def account_param(self) -> Param | None:
@@ -307,18 +421,82 @@ class Parser:
     def param(self, raw: Any, where: str) -> Param:
         p = self.deref(raw)
         location = p.get("in")
-        if location not in ("path", "query", "header"):
-            raise UnsupportedSpec(f"{where}: parameters in {location!r} are not supported")
-        schema = self.deref(p.get("schema", {}))
-        annotation, constraints = scalar_type(schema, f"{where} parameter {p.get('name')!r}")
+        label = f"{where} parameter {p.get('name')!r}"
+        if location not in STYLES:
+            raise UnsupportedSpec(f"{label}: parameters in {location!r} are not supported")
+        style = str(p.get("style", DEFAULT_STYLES[location]))
+        if style not in STYLES[location]:
+            raise UnsupportedSpec(f"{label}: style {style!r} is not defined for {location} parameters")
+        explode = bool(p.get("explode", style == "form"))
+        properties: tuple[str, ...] = ()
+        if "schema" not in p and isinstance(p.get("content"), dict) and p["content"]:
+            # `content` instead of `schema`: the value travels as one JSON text.
+            schema: dict[str, Any] = {}
+            annotation, constraints, shape = "Any", {}, "json"
+        else:
+            schema = self.merged(p.get("schema", {}))
+            shape = {"array": "array", "object": "object"}.get(json_type(schema), "scalar")
+            if shape == "array":
+                items = self.merged(schema.get("items", {}))
+                item_type, _ = scalar_type(items, f"{label} items")
+                annotation, constraints = f"list[{item_type}]", {}
+            elif shape == "object":
+                properties = tuple(schema.get("properties", {}))
+                annotation, constraints = "dict[str, Any]", {}
+            else:
+                annotation, constraints = scalar_type(schema, label)
+            if style == "deepObject" and shape != "object":
+                raise UnsupportedSpec(f"{label}: deepObject applies to objects only")
         required = bool(p.get("required", False)) or location == "path"
         return Param(
             name=p["name"], py_name=snake(p["name"]), location=location, required=required,
             annotation=annotation, constraints=constraints,
-            default=schema.get("default"), has_default="default" in schema,
+            default=schema.get("default"), has_default="default" in schema and shape == "scalar",
             description=" ".join(str(p.get("description", "")).split()),
             is_account=bool(p.get("x-numspec-account", False)),
+            style=style, explode=explode, shape=shape, properties=properties,
         )
+
+    # -- security ------------------------------------------------------------
+    def scheme(self, name: str, where: str) -> Scheme | None:
+        """A security scheme by component name; None for those HTTP cannot carry (mutualTLS)."""
+        raw = self.doc.get("components", {}).get("securitySchemes", {}).get(name)
+        if raw is None:
+            raise UnsupportedSpec(f"{where}: security scheme {name!r} is not defined")
+        raw = self.deref(raw)
+        kind = raw.get("type")
+        if kind == "http":
+            scheme = str(raw.get("scheme", "")).lower()
+            if scheme == "basic":
+                return Scheme(name, "basic", "header", "Authorization")
+            return Scheme(name, "bearer", "header", "Authorization")  # bearer and kin: a token
+        if kind == "apiKey":
+            location = raw.get("in")
+            if location not in ("header", "query", "cookie") or not raw.get("name"):
+                raise UnsupportedSpec(f"{where}: apiKey scheme {name!r} needs `in` and `name`")
+            return Scheme(name, "apikey", location, str(raw["name"]))
+        if kind in ("oauth2", "openIdConnect"):
+            return Scheme(name, "bearer", "header", "Authorization")  # the access token
+        if kind == "mutualTLS":
+            return None
+        raise UnsupportedSpec(f"{where}: security scheme type {kind!r} is not supported")
+
+    def security(self, op: dict[str, Any], where: str, provider: Provider) -> list[list[str]]:
+        """The operation's own `security`, else the document's; schemes joined to the provider."""
+        requirements = op.get("security", self.doc.get("security", []))
+        if not isinstance(requirements, list):
+            raise UnsupportedSpec(f"{where}: `security` must be a list")
+        out: list[list[str]] = []
+        for requirement in requirements:
+            names = []
+            for name in (requirement or {}):
+                scheme = provider.schemes.get(name) or self.scheme(name, where)
+                if scheme is not None:
+                    provider.schemes.setdefault(name, scheme)
+                    names.append(name)
+            if names not in out:
+                out.append(names)
+        return out
 
     # -- operations ----------------------------------------------------------
     def providers(self) -> list[Provider]:
@@ -369,6 +547,7 @@ class Parser:
             if tag not in providers:
                 info = tags.get(tag, {})
                 servers = item.get("servers") or op.get("servers") or self.doc.get("servers") or [{"url": "/"}]
+                server = servers[0] if isinstance(servers, list) and isinstance(servers[0], dict) else {}
                 package = snake(tag)
                 while package in packages or package in RESERVED_PACKAGES:
                     package += "_"
@@ -376,8 +555,19 @@ class Parser:
                 providers[tag] = Provider(
                     tag=tag, package=package, prefix=info.get("x-numspec-prefix", pascal(tag)),
                     description=" ".join(str(info.get("description", "")).split()),
-                    base_url=server_url(servers[0] if isinstance(servers[0], dict) else {}))
+                    base_url=server_url(server),
+                    server_template=str(server.get("url", "/")).rstrip("/"),
+                    server_variables={str(k): str(v.get("default", "")) for k, v in
+                                      (server.get("variables") or {}).items()})
             provider = providers[tag]
+            try:
+                operation.security = self.security(op, f"{method.upper()} {path}", provider)
+            except UnsupportedSpec as exc:
+                op_id = op.get("operationId")
+                self.skipped.append(Skip(method, path, op_id if isinstance(op_id, str) else "",
+                                         str(exc).removeprefix(f"{method.upper()} {path}: "),
+                                         pointer_join("/paths", path, method, "security")))
+                continue
             names = {o.name for o in provider.operations}
             pascals = {o.pascal for o in provider.operations}
             if operation.name in names or operation.pascal in pascals:
@@ -390,6 +580,7 @@ class Parser:
             provider.operations.append(operation)
         for provider in providers.values():
             self.collect_schemas(provider)
+            name_credentials(provider)
         return list(providers.values())
 
     def operation(self, path: str, method: str, item: dict[str, Any], op: dict[str, Any],
@@ -416,16 +607,7 @@ class Parser:
             taken.add(param.py_name)
         body = None
         if "requestBody" in op:
-            rb = self.deref(op["requestBody"])
-            content = rb.get("content", {})
-            if content:
-                media = next((m for m in (JSON, FORM) if m in content), None)
-                if media is None:
-                    raise UnsupportedSpec(f"{where}: request bodies of {sorted(content)} are not supported")
-                model = self.schema_name(content[media].get("schema", {}), pascal(op_id) + "Body")
-                props = self.merged(content[media].get("schema", {})).get("properties", {})
-                not_null = tuple(k for k, v in props.items() if not self.allows_null(v))
-                body = Body(media, model, bool(rb.get("required", False)), not_null)
+            body = self.body(self.deref(op["requestBody"]), op_id, where, taken)
         success: Reply | None = None
         errors = []
         responses = op.get("responses") or {}
@@ -443,6 +625,52 @@ class Parser:
                               errors, " ".join(str(op.get("summary", "")).split()))
         operation.paging = self.paging(operation)
         return operation
+
+    def body(self, rb: dict[str, Any], op_id: str, where: str, taken: set[str]) -> Body | None:
+        content = rb.get("content") or {}
+        if not content:
+            return None
+        media = min(content, key=lambda m: BODY_PREFERENCE.index(body_kind(m)))
+        kind = body_kind(media)
+        required = bool(rb.get("required", False))
+        raw_schema = (content[media] or {}).get("schema", {})
+        schema = self.merged(raw_schema)
+        if kind in ("text", "bytes") or (kind == "xml" and not schema.get("properties")):
+            return Body(media, "", required, kind="bytes" if kind == "bytes" else "text")
+        if kind == "json" and not raw_schema:
+            raw_schema = {}  # no schema: any JSON (hoisted as an open model)
+        props = schema.get("properties", {})
+        if kind == "multipart":
+            files = []
+            for key, sub in props.items():
+                sub = self.merged(sub)
+                many = json_type(sub) == "array"
+                if is_binary(self.merged(sub.get("items", {})) if many else sub):
+                    py_name = snake(key)
+                    while py_name in taken:
+                        py_name += "_"
+                    taken.add(py_name)
+                    files.append(FileField(key, py_name, many, key in schema.get("required", [])))
+            rest = {k: v for k, v in props.items() if k not in {f.name for f in files}}
+            model = ""
+            if rest:
+                model = pascal(op_id) + "Body"
+                model = self.hoist(model, {"type": "object", "properties": rest, "required": [
+                    k for k in schema.get("required", []) if k in rest]})
+            return Body(media, model, required or any(f.required for f in files), kind=kind,
+                        files=files, encoding=self.encoding(content[media]))
+        model = self.schema_name(raw_schema, pascal(op_id) + "Body")
+        not_null = tuple(k for k, v in props.items() if not self.allows_null(v))
+        return Body(media, model, required, not_null, kind=kind,
+                    encoding=self.encoding(content[media]) if kind == "form" else {})
+
+    @staticmethod
+    def encoding(media: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+        out = {}
+        for key, enc in (media.get("encoding") or {}).items():
+            style = str(enc.get("style", "form"))
+            out[str(key)] = (style, bool(enc.get("explode", style == "form")))
+        return out
 
     def fallback_success(self, responses: dict[str, Any], op_id: str, method: str) -> Reply:
         """The answer to expect when no 2xx is documented: `2XX`, else the first 3xx (a
@@ -527,7 +755,7 @@ class Parser:
         """Every component schema this provider's operations reach, and their XML shapes."""
         roots: list[str] = []
         for op in provider.operations:
-            if op.body:
+            if op.body and op.body.model:
                 roots.append(op.body.model)
             for reply in [op.success, *op.errors]:
                 roots += [m for m in reply.models.values() if m]
@@ -536,6 +764,9 @@ class Parser:
                 roots.append(op.paging.item_model)
         provider.schema_names |= self.closure(roots)
         for op in provider.operations:
+            if op.body and op.body.kind == "xml" and op.body.model:
+                provider.xml_shapes[op.body.model] = self.xml_shape(
+                    self.component(op.body.model), op.body.model, 0)
             for reply in [op.success, *op.errors]:
                 for xml_model in reply.xml_shapes.values():
                     provider.xml_shapes[xml_model] = self.xml_shape(
@@ -599,6 +830,12 @@ def component_of(ref: Any) -> str | None:
     return None
 
 
+def is_binary(schema: dict[str, Any]) -> bool:
+    """A file: `format: binary` (3.0 spelling) or a string with a contentMediaType (3.1)."""
+    return json_type(schema) == "string" and (
+        schema.get("format") == "binary" or "contentMediaType" in schema)
+
+
 def json_type(schema: dict[str, Any]) -> str:
     kind = schema.get("type")
     if isinstance(kind, list):
@@ -640,6 +877,28 @@ def scalar_type(schema: dict[str, Any], where: str) -> tuple[str, dict[str, Any]
         raise UnsupportedSpec(f"{where}: only string, integer, number and boolean parameters "
                               f"are supported, not {kind!r}")
     return names[kind], constraints
+
+
+def name_credentials(provider: Provider) -> None:
+    """Client constructor arguments per scheme: named by kind (username and password, token,
+    api_key), or after the scheme when two schemes share a kind."""
+    plain = {"basic": ("username", "password"), "bearer": ("token",), "apikey": ("api_key",)}
+    kinds = [s.kind for s in provider.schemes.values()]
+    taken = {"base_url", "timeout", "transport"}
+    if provider.account_param is not None:
+        taken.add(provider.account_param.py_name)
+    for scheme in provider.schemes.values():
+        args = plain[scheme.kind]
+        if kinds.count(scheme.kind) > 1:
+            own = snake(scheme.name)
+            args = (f"{own}_username", f"{own}_password") if scheme.kind == "basic" else (own,)
+        unique = []
+        for arg in args:
+            while arg in taken:
+                arg += "_"
+            taken.add(arg)
+            unique.append(arg)
+        scheme.args = tuple(unique)
 
 
 def server_url(server: dict[str, Any]) -> str:

@@ -63,7 +63,7 @@ def model_roots(provider: Provider) -> dict[str, list[Operation]]:
     """The classes the clients and stubs name (`models.X`), with the operations naming them."""
     roots: dict[str, list[Operation]] = {}
     for op in provider.operations:
-        names = [op.body.model] if op.body else []
+        names = [op.body.model] if op.body and op.body.model else []
         for reply in [op.success, *op.errors]:
             names += [m for m in reply.models.values() if m]
         if op.paging:
@@ -157,13 +157,16 @@ def _pyrepr(value: Any) -> str:
 def _fpath(path: str, provider: Provider, op: Operation) -> str:
     """A route as an f-string body: every {param} becomes a quoted Python expression."""
     account = provider.account_param
-    names = {p.name: p.py_name for p in op.path_params}
+    params = {p.name: p for p in op.path_params}
 
     def expr(match: re.Match[str]) -> str:
         name = match.group(1)
         if account is not None and name == account.name:
             return "{_seg(self." + account.py_name + ")}"
-        return "{_seg(" + names.get(name, snake(name)) + ")}"
+        param = params.get(name)
+        if param is not None and (param.style != "simple" or param.shape != "scalar"):
+            return "{simple_value(" + repr(param.wire) + ", " + param.py_name + ")}"
+        return "{_seg(" + (param.py_name if param else snake(name)) + ")}"
 
     body = re.sub(r"\{([^}]+)\}", expr, path)
     return ("f" + repr(body)) if body != path else repr(path)
@@ -181,9 +184,34 @@ def _path_key(param: Param) -> str:
     return param.name if STARLETTE_PARAM.fullmatch(param.name) else param.py_name
 
 
+def _path_keys(op: Operation) -> dict[str, str]:
+    """Path parameters routed under another name than their wire name."""
+    return {p.name: _path_key(p) for p in op.path_params if _path_key(p) != p.name}
+
+
+def _wire_tuple(wires: list[Any]) -> str:
+    if not wires:
+        return "()"
+    return "(" + ", ".join(repr(w) for w in wires) + ",)"
+
+
+def _call_args(op: Operation) -> str:
+    args = ["principal", "params"]
+    if op.body and op.body.annotation:
+        args.append("body")
+    if op.body:
+        args += [f.py_name for f in op.body.files]
+    return f"{op.pascal}Call(" + ", ".join([*args, "media", "request"]) + ")"
+
+
 def _route_path(path: str, op: Operation) -> str:
     keys = {p.name: _path_key(p) for p in op.path_params}
     return re.sub(r"\{([^}]+)\}", lambda m: "{" + keys.get(m.group(1), m.group(1)) + "}", path)
+
+
+def _uses_any(provider: Provider) -> bool:
+    return any(p.annotation.startswith(("dict[", "Any")) for op in provider.operations
+               for p in op.params)
 
 
 def _result_type(op: Operation) -> str:
@@ -246,16 +274,98 @@ def _not_allowed_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "others": [m for m in ALL_METHODS if m not in methods]}
 
 
+def _client_imports(provider: Provider) -> list[str]:
+    """What a provider's client takes from runtime.py, sorted."""
+    names = {"ApiError", "Outgoing"}
+    for op in provider.operations:
+        if any(p.location == "path" and (p.style != "simple" or p.shape != "scalar")
+               for p in op.params):
+            names.add("simple_value")
+        if op.body and op.body.kind == "form":
+            names.add("form_fields")
+        if op.body and op.body.kind == "multipart":
+            names.update(("File", "form_fields"))
+        if op.body and op.body.kind == "xml" and op.body.model:
+            names.add("to_xml")
+    if provider.xml_shapes and any(op.success.xml_shapes for op in provider.operations):
+        names.add("from_xml")
+    if provider.schemes:
+        names.add("Schemes")
+    return sorted(names)
+
+
+def _server_runtime_imports(provider: Provider) -> list[str]:
+    names = {"ApiError"}
+    if any(op.body and op.body.kind == "multipart" for op in provider.operations):
+        names.add("File")
+    if provider.schemes:
+        names.add("Schemes")
+    if any(op.negotiates for op in provider.operations):
+        names.add("choose_media")
+    return sorted(names)
+
+
+def _wire_call(param: Param) -> str:
+    """Arguments of an Outgoing.query/header/cookie call: only what differs from the defaults."""
+    args = [repr(param.name), param.py_name]
+    defaults = {"query": ("form", True), "header": ("simple", False), "cookie": ("form", True)}
+    style, explode = defaults[param.location]
+    if param.location == "query" and param.style != style:
+        args.append(f"style={param.style!r}")
+    if param.explode != explode:
+        args.append(f"explode={param.explode!r}")
+    if param.shape != "scalar":
+        args.append(f"shape={param.shape!r}")
+    if param.properties and param.location == "query":
+        args.append(f"properties={param.properties!r}")
+    return ", ".join(args)
+
+
+def _import_line(names: list[str], module: str) -> str:
+    """`from module import names` as isort writes it: wrapped one per line past 100 columns."""
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= 100:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+
+
+def _has_params(provider: Provider) -> bool:
+    return any(op.params for op in provider.operations)
+
+
+def _scheme_table(schemes: Any) -> str:
+    return repr({s.name: (s.how, s.wire_name) for s in schemes})
+
+
+def _auth_words(provider: Provider) -> str:
+    """How a client class says what credentials it takes (its docstring)."""
+    words = {"basic": "HTTP Basic", "bearer": "a bearer token", "apikey": "an API key"}
+    if not provider.schemes:
+        return "no credentials"
+    kinds = " or ".join(dict.fromkeys(words[s.kind] for s in provider.schemes.values()))
+    return f"{kinds} given once" if provider.auth_required else f"{kinds} where operations need it"
+
+
+def _account_default(provider: Provider) -> str:
+    """The bound account defaults to the Basic user name, as the official SDKs do."""
+    basic = next((s for s in provider.schemes.values() if s.kind == "basic"), None)
+    return basic.args[0] if basic else "None"
+
+
 def _uses_literal(provider: Provider) -> bool:
-    return any(p.annotation.startswith("Literal[") for op in provider.operations for p in op.params)
+    return any("Literal[" in p.annotation for op in provider.operations for p in op.params)
 
 
 def _serving_imports(provider: Provider) -> list[str]:
     """What a provider's stubs take from serving.py, sorted as isort wants."""
     names = {"error_response", "parse_params", "reply"}
+    if provider.schemes:
+        names.add("authenticate")
     for op in provider.operations:
         if op.body:
-            names.add("read_form_body" if op.body.media_type == FORM else "read_json_body")
+            names.add(f"read_{op.body.kind}_body")
+        if op.body and any(not f.many for f in op.body.files):
+            names.add("one_file")
     return sorted(names)
 
 
@@ -277,7 +387,11 @@ def environment() -> jinja2.Environment:
         pyrepr=_pyrepr, fpath=_fpath, result_type=_result_type, error_models=_error_models,
         field_args=_field_args, snake=snake, routes=_routes,
         exported_names=_exported_names, route_table=_route_table, path_key=_path_key,
-        serving_imports=_serving_imports, uses_literal=_uses_literal)
+        serving_imports=_serving_imports, uses_literal=_uses_literal, uses_any=_uses_any,
+        client_imports=_client_imports, scheme_table=_scheme_table, auth_words=_auth_words,
+        account_default=_account_default, path_keys=_path_keys, wire_tuple=_wire_tuple,
+        call_args=_call_args, wire_call=_wire_call, import_line=_import_line,
+        has_params=_has_params, server_runtime_imports=_server_runtime_imports)
     env.globals.update(JSON=JSON, XML=XML, FORM=FORM)
     return env
 
