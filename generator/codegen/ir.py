@@ -303,6 +303,13 @@ def snake(name: str) -> str:
     return name + "_" if keyword.iskeyword(name) else name
 
 
+def param_name(name: str) -> str:
+    """A parameter's Python name; Twilio's range filters `StartTime<` and `StartTime>` (next
+    to `StartTime`) become `start_time_before` and `start_time_after`, as its SDKs call them."""
+    name = re.sub(r"<=?$", "_before", re.sub(r">=?$", "_after", str(name)))
+    return snake(name)
+
+
 def pascal(name: str) -> str:
     parts = re.split(r"[^0-9A-Za-z]+", name)
     out = "".join(p[:1].upper() + p[1:] for p in parts if p)
@@ -449,7 +456,7 @@ class Parser:
                 raise UnsupportedSpec(f"{label}: deepObject applies to objects only")
         required = bool(p.get("required", False)) or location == "path"
         return Param(
-            name=p["name"], py_name=snake(p["name"]), location=location, required=required,
+            name=p["name"], py_name=param_name(p["name"]), location=location, required=required,
             annotation=annotation, constraints=constraints,
             default=schema.get("default"), has_default="default" in schema and shape == "scalar",
             description=" ".join(str(p.get("description", "")).split()),

@@ -144,9 +144,16 @@ def _renamed(parser: Parser, node: Any, depth: int, aliases: dict[str, str]) -> 
                 mapping[tag] = _renamed(parser, {"$ref": target}, depth, aliases)["$ref"] if isinstance(
                     target, str) and target.startswith(SCHEMAS) else target
             out[key] = {**value, "mapping": mapping}
+        elif key == "enum" and isinstance(value, list):
+            # Repeated values (real documents have them) would repeat in a Literal.
+            unique: dict[str, Any] = {}
+            for item in value:
+                unique.setdefault(json.dumps(item, sort_keys=True), item)
+            out[key] = list(unique.values())
+        elif key in ("example", "examples", "default", "const"):
+            out[key] = value
         else:
-            out[key] = _renamed(parser, value, depth, aliases) if key not in ("example", "examples", "default",
-                                                                     "enum", "const") else value
+            out[key] = _renamed(parser, value, depth, aliases)
     return out
 
 
@@ -242,9 +249,11 @@ def _routes(provider: Provider) -> list[tuple[Any, Operation, int]]:
         for index, route in enumerate(op.routes, start=1):
             rows.append((route, op, index))
 
-    def key(row: tuple[Any, Operation, int]) -> tuple[int, int, str, str]:
+    def key(row: tuple[Any, Operation, int]) -> tuple[int, int, str, bool, str]:
         path = row[0].path
-        return (path.count("{"), 0 if path.endswith(".json") else 1, path, row[1].method)
+        # HEAD before GET: Starlette's GET route answers HEAD too, and would hide it.
+        method = row[1].method
+        return (path.count("{"), 0 if path.endswith(".json") else 1, path, method != "HEAD", method)
 
     return sorted(rows, key=key)
 
