@@ -21,7 +21,7 @@ IGNORED_HEADERS = ("accept", "content-type", "authorization")
 # Names a generated method already uses for itself.
 RESERVED = ("self", "body", "format")
 # Modules of the output's top level, which a provider package may not shadow.
-RESERVED_PACKAGES = ("runtime", "serving")
+RESERVED_PACKAGES = ("runtime", "serving", "models")
 JSON = "application/json"
 XML = "application/xml"
 FORM = "application/x-www-form-urlencoded"
