@@ -51,6 +51,7 @@ EXTRA_TOOLS = ("nolint",)
 # Not run by `python -m bench` (bench/__main__.py): it fetches a package and takes many minutes.
 STANDALONE = True
 SUMMARY = re.compile(r"(\d+) of (\d+) operations generated")
+SKIPPED = re.compile(r"\s*(warning:\s*)?(skip|skipped|skipping)\b", re.IGNORECASE)
 
 NOLINT = """
 import sys
@@ -175,14 +176,21 @@ def first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
+WARNING = re.compile(r"\w*Warning\b|^\s+\S")  # a warning, or the indented line under one
+
+
 def first_error(stdout: str, stderr: str, document: Path | None = None) -> str:
-    """The one line that says why a tool failed: a traceback's exception with the deepest frame,
-    else the first line mentioning an error, else the first line at all."""
+    """The one line that says why a tool failed: a traceback's exception with the deepest frame
+    of ours, else the first line mentioning an error, else the last line that is no warning."""
     text = stderr if stderr.strip() else stdout
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     if not lines:
         return "no output"
-    if any(line.startswith("Traceback") for line in lines):
+    if "\u2570" in text and "Traceback" in text:
+        # rich's boxed traceback (openapi-python-client): the exception follows the box.
+        after = text[text.rindex("\u2570"):].splitlines()[1:]
+        line = " ".join(part.strip() for part in after if part.strip()) or lines[-1]
+    elif any(line.startswith("Traceback") for line in lines):
         frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', text)
         tail = next((line.strip() for line in reversed(lines)
                      if re.match(r"\s*[\w.]+(Error|Exception|Exit|Interrupt)\b", line)
@@ -191,8 +199,12 @@ def first_error(stdout: str, stderr: str, document: Path | None = None) -> str:
         where = ours[-1] if ours else (frames[-1] if frames else None)
         line = tail + (f" (at {Path(where[0]).name}:{where[1]} in {where[2]})" if where else "")
     else:
-        line = next((ln.strip() for ln in lines if re.search(r"\berror\b", ln, re.IGNORECASE)),
-                    lines[0].strip())
+        plain = [ln.strip() for ln in lines if not WARNING.match(ln)] or [lines[-1].strip()]
+        at = next((i for i, ln in enumerate(plain) if re.search(r"\berror", ln, re.IGNORECASE)),
+                  len(plain) - 1)
+        line = plain[at]
+        if line.startswith("Error(s) encountered"):  # openapi-python-client: the cause follows
+            line = " | ".join(plain[at:at + 4])
     if document is not None:
         line = line.replace(str(document), document.name)
     return line[:300]
@@ -212,6 +224,7 @@ class Result:
     mypy_errors: int | None = None
     mypy_first: str = ""
     errors: list[str] = field(default_factory=list)  # every error line numspec printed
+    skips: list[str] = field(default_factory=list)  # every "skipped ..." line numspec printed
 
 
 @dataclass
@@ -289,6 +302,8 @@ def run_numspec(setup: Setup, doc: Path, work: Path, nolint: bool = False) -> Re
     text = done.stdout + "\n" + done.stderr
     result.errors = [line.replace(str(doc), doc.name).strip() for line in text.splitlines()
                      if line.startswith("error:")]
+    result.skips = [line.replace(str(doc), doc.name).strip() for line in text.splitlines()
+                    if SKIPPED.match(line)]
     if done.returncode is None:
         result.timed_out, result.error = True, f"timed out after {setup.timeout:.0f}s"
         return result
@@ -411,14 +426,21 @@ def cell(result: Result | None, operations: int) -> str:
     return f"yes{ops} {result.seconds:.1f}s {imp}{mypy}".rstrip()
 
 
+KEPT = re.compile(r"array|object|string|integer|number|boolean|null|[\w.+-]+/[\w.+*-]+|\*/\*")
+
+
 def cause_key(line: str) -> str:
     """A failure line with the specifics taken out, so failures of one kind group together."""
     key = re.sub(r"^error:\s*\S+\s+(/\S*:\s*)?", "", line)  # "error: FILE POINTER: ..."
     key = re.sub(r"\(at ([\w.]+):\d+ in (\S+)\)", r"(at \1 in \2)", key)
+    key = re.sub(r"((example|default) does not match its schema).*", r"\1", key)
+    key = re.sub(r"UnsupportedSpec: [^:]+: ", "UnsupportedSpec: ", key)  # drop the schema name
     key = re.sub(r"\b(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|TRACE) /\S*", "METHOD PATH", key)
     key = re.sub(r"components\.\w+\.\S+", "components.X", key)
-    key = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`", "'…'", key)
-    key = re.sub(r"/\S+", "/…", key)
+    # Quoted names go; JSON types and media types stay: they say what is missing.
+    key = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`",
+                 lambda m: m.group(0) if KEPT.fullmatch(m.group(0)[1:-1]) else "'…'", key)
+    key = re.sub(r"(?<![\w'])/\S+", "/…", key)
     key = re.sub(r"\d+(?!xx)", "N", key)
     return key.strip()[:160]
 
@@ -474,10 +496,13 @@ def goal_lines(totals: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def failure_causes(docs: list[DocResult], tool: str) -> tuple[Counter[str], Counter[str]]:
-    """(first cause per failing document, every distinct cause per document) for one tool."""
+def failure_causes(docs: list[DocResult], tool: str
+                   ) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """For one tool: first cause per failing document, every distinct error kind per document,
+    and every kind of skipped operation (operations)."""
     first: Counter[str] = Counter()
     every: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
     for d in docs:
         r = d.results.get(tool)
         if r is None:
@@ -488,7 +513,9 @@ def failure_causes(docs: list[DocResult], tool: str) -> tuple[Counter[str], Coun
             first["import: " + cause_key(r.import_error)] += 1
         for key in {cause_key(line) for line in r.errors}:
             every[key] += 1
-    return first, every
+        for line in r.skips:
+            skipped[cause_key(line)] += 1
+    return first, every, skipped
 
 
 def report(docs: list[DocResult], tools: list[str]) -> tuple[str, str]:
@@ -544,7 +571,7 @@ def report(docs: list[DocResult], tools: list[str]) -> tuple[str, str]:
     text += [""] + goals
     md += [""] + [f"- {g}" for g in goals]
     for t in [t for t in ("numspec", "nolint") if t in tools]:
-        first, every = failure_causes(docs, t)
+        first, every, skipped = failure_causes(docs, t)
         text.append(f"\n{t}: first cause of failure, most common first:")
         md += ["", f"{t}: first cause of failure (documents), most common first:", ""]
         for key, count in first.most_common():
@@ -556,6 +583,12 @@ def report(docs: list[DocResult], tools: list[str]) -> tuple[str, str]:
             for key, count in every.most_common():
                 text.append(f"  {count:>3}  {key}")
                 md.append(f"- {count} docs: `{key}`")
+        if skipped:
+            text.append(f"{t}: operations skipped, by cause:")
+            md += ["", f"{t}: operations skipped, by cause:", ""]
+            for key, count in skipped.most_common():
+                text.append(f"  {count:>3}  {key}")
+                md.append(f"- {count} operations: `{key}`")
     return "\n".join(text), "\n".join(md)
 
 

@@ -61,11 +61,35 @@ def test_first_error_takes_the_first_error_line_and_shortens_the_path(tmp_path: 
     assert bc.first_error("only line\n", "") == "only line"
 
 
+def test_first_error_skips_warnings_and_reads_openapi_python_client() -> None:
+    dcg = ("/v/openapi.py:1344: UserWarning: No schemas found in components/schemas.\n"
+           "  self._parse_specification(specification, path_parts)\n"
+           "Models not found in the input data\n")
+    assert bc.first_error("", dcg) == "Models not found in the input data"
+    boxed = ("\u256d\u2500 Traceback (most recent call last) \u2500\u256e\n"
+             "\u2502 enum_property.py:214 in values_from_list \u2502\n"
+             "\u2570\u2500\u2500\u256f\nValueError: Duplicate key T in enum\nX.Y; consider\n")
+    assert bc.first_error("", boxed) == "ValueError: Duplicate key T in enum X.Y; consider"
+    refused = ("Error(s) encountered while generating, client was not created\n"
+               "Failed to parse OpenAPI document\n\n1 validation error for OpenAPI\n"
+               "paths./v1/x.patch.requestBody\n\nIf you believe this was a mistake\n")
+    assert bc.first_error(refused, "") == (
+        "Error(s) encountered while generating, client was not created | Failed to parse "
+        "OpenAPI document | 1 validation error for OpenAPI | paths./v1/x.patch.requestBody")
+
+
 def test_cause_key_groups_one_kind_of_failure() -> None:
     a = bc.cause_key("error: a.json /paths/~1x/get/responses: GET /x documents no 4xx response")
     b = bc.cause_key("error: b.json /paths/~1y~1{id}/post/responses: POST /y/{id} documents no "
                      "4xx response")
     assert a == b and "4xx" in a
+    assert bc.cause_key("error: a.json /c/x/example: example does not match its schema: 1 is "
+                        "not of type 'string'") == "example does not match its schema"
+    # The media type or JSON type says what is missing, so it stays.
+    assert "'multipart/form-data'" in bc.cause_key(
+        "error: a.json: POST /files: request bodies of ['multipart/form-data'] are not supported")
+    assert bc.cause_key("UnsupportedSpec: Api20100401Account: DCG returned several modules") == \
+        bc.cause_key("UnsupportedSpec: default: DCG returned several modules")
     assert bc.cause_key("KeyError: 'A' (at ir.py:10 in f)") == \
         bc.cause_key("KeyError: 'B' (at ir.py:99 in f)")
 
