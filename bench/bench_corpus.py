@@ -426,18 +426,20 @@ def cell(result: Result | None, operations: int) -> str:
     return f"yes{ops} {result.seconds:.1f}s {imp}{mypy}".rstrip()
 
 
-KEPT = re.compile(r"array|object|string|integer|number|boolean|null|[\w.+-]+/[\w.+*-]+|\*/\*")
+KEPT = re.compile(r"[\w.+-]+/[\w.+*-]+|\*/\*")  # media types
 
 
 def cause_key(line: str) -> str:
     """A failure line with the specifics taken out, so failures of one kind group together."""
     key = re.sub(r"^error:\s*\S+\s+(/\S*:\s*)?", "", line)  # "error: FILE POINTER: ..."
+    key = re.sub(r"^skipped \S+ \S+( \([^)]*\))?: ", "skipped: ", key)  # "skipped GET /x (id): ..."
     key = re.sub(r"\(at ([\w.]+):\d+ in (\S+)\)", r"(at \1 in \2)", key)
     key = re.sub(r"((example|default) does not match its schema).*", r"\1", key)
     key = re.sub(r"UnsupportedSpec: [^:]+: ", "UnsupportedSpec: ", key)  # drop the schema name
     key = re.sub(r"\b(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|TRACE) /\S*", "METHOD PATH", key)
     key = re.sub(r"components\.\w+\.\S+", "components.X", key)
-    # Quoted names go; JSON types and media types stay: they say what is missing.
+    # Quoted names go; media types and the type after "not" stay: they say what is missing.
+    key = re.sub(r"\bnot '(\w+)'", r"not <\1>", key)
     key = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`",
                  lambda m: m.group(0) if KEPT.fullmatch(m.group(0)[1:-1]) else "'…'", key)
     key = re.sub(r"(?<![\w'])/\S+", "/…", key)
@@ -634,11 +636,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="write all results here")
     parser.add_argument("--markdown", type=Path, default=None, help="write the report here")
     parser.add_argument("--no-mypy", action="store_true", help="skip mypy --strict")
+    parser.add_argument("--from-json", type=Path, default=None, metavar="PATH",
+                        help="run nothing: print (and --markdown) the report of a saved --json")
     return parser.parse_args(argv)
+
+
+def load_results(path: Path) -> tuple[list[DocResult], list[str]]:
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    docs = []
+    for raw in saved["documents"]:
+        results = {tool: Result(**fields) for tool, fields in raw.pop("results").items()}
+        docs.append(DocResult(**raw, results=results))
+    return docs, list(saved["tools"])
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        try:
+            docs, tools = load_results(args.from_json)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"cannot read results from {args.from_json}: {exc}", file=sys.stderr)
+            return 2
+        return show(docs, tools, args)
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = [t for t in tools if t not in TOOLS + EXTRA_TOOLS]
     if unknown:
@@ -692,15 +712,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    text, markdown = report(docs, tools)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(markdown + "\n", encoding="utf-8")
     if args.json:
         payload = {"numspec": str(numspec), "tools": tools, "package": f"{PACKAGE}@"
                    f"{PACKAGE_VERSION}", "documents": [asdict(d) for d in docs],
                    "totals": {t: tool_totals(docs, t) for t in tools}}
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return show(docs, tools, args)
+
+
+def show(docs: list[DocResult], tools: list[str], args: argparse.Namespace) -> int:
+    text, markdown = report(docs, tools)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(markdown + "\n", encoding="utf-8")
     return 0
 
 
