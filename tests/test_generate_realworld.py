@@ -77,16 +77,21 @@ def test_names_real_documents_use(generated: tuple[Path, str]) -> None:
     # classes, and two names that meet as one class name are told apart.
     mods = load(out, "api_v2010.models", "default.models", "default.client")
     account, default = mods["api_v2010.models"], mods["default.models"]
-    assert account.ApiV2010Account2.model_fields.keys() == {"sid", "status", "limits", "twin"}
+    assert account.ApiV2010Account2.model_fields.keys() == {"sid", "status", "limits", "twin",
+                                                            "thing"}
     assert "other" in account.ApiV2010Account.model_fields
     assert {"ThingItem", "N2faSettings", "Pets", "Cat", "Dog"} <= set(vars(default))
     client = mods["default.client"].DefaultClient
     # No operationId: named from method and path; HEAD and OPTIONS are generated too.
     for name in ("get_things", "post_things", "head_things", "options_things", "redirect_somewhere"):
         assert callable(getattr(client, name))
+    # The two providers share thing-item: the models are generated once, at the top, and each
+    # provider's models module names the classes it uses.
+    assert account.ThingItem is default.ThingItem
+    assert "ThingItem = shared.ThingItem" in (out / "default" / "models.py").read_text()
+    assert account.Pets is default.Pets
     # Repeated enum values are written once; infinite bounds and a 27-digit maximum survive.
-    assert "Literal['active', 'Active', '', '1st', 'with space']" in (
-        out / "api_v2010" / "models.py").read_text()
+    assert "Literal['active', 'Active', '', '1st', 'with space']" in (out / "models.py").read_text()
     assert account.Lowercase(big=10**26, ratio=-1e308).big == 10**26
     with pytest.raises(ValueError):
         account.Lowercase(big=10**27)
