@@ -233,6 +233,7 @@ class Paging:
     item_model: str
     next_key: str           # wire key of the next-page link
     page_param: Param | None  # when set, iterate by page number (filters survive)
+    optional: bool = False    # the array may be missing from a page (typed `list | None`)
 
     @property
     def page_name(self) -> str:
@@ -756,7 +757,9 @@ class Parser:
         items = self.deref(props[arrays[0]]).get("items", {})
         item_model = self.schema_name(items, f"{op.pascal}Item")
         page_param = next((p for p in op.query_params if p.name.lower() == "page"), None)
-        return Paging(arrays[0], item_model, next_keys[0], page_param)
+        required = self.merged(self.component(model)).get("required", [])
+        optional = arrays[0] not in required or self.allows_null(props[arrays[0]])
+        return Paging(arrays[0], item_model, next_keys[0], page_param, optional)
 
     def collect_schemas(self, provider: Provider) -> None:
         """Every component schema this provider's operations reach, and their XML shapes."""
