@@ -83,6 +83,8 @@ def render_models(parser: Parser, names: set[str], operations: list[Operation],
                   title: str) -> tuple[str, set[str]]:
     """Pydantic v2 models for the schemas `operations` reach (`names`), under their class
     names, and the classes datamodel-code-generator wrote."""
+    if not names:
+        return HEADER, set()  # DCG refuses a document without schemas
     roots = model_roots(operations)
     # collapse_root_models inlines a list/scalar/enum schema wherever another schema refers to
     # it, so it would have no class of its own: other schemas refer to a copy instead.
@@ -255,6 +257,9 @@ def _error_models(op: Operation) -> str:
     pairs = [f"{reply.status}: models.{reply.models[JSON]}"
              for reply in op.errors if reply.models.get(JSON)]
     inner = ", ".join(pairs)
+    if len({reply.models[JSON] for reply in op.errors if reply.models.get(JSON)}) > 1:
+        # Unrelated classes: mypy would infer their metaclass as the dict's value type.
+        return "dict[int, type[BaseModel]]({" + inner + "})"
     return "{" + inner + "}" if pairs else "dict[int, type[BaseModel]]()"
 
 
