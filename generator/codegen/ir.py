@@ -14,12 +14,16 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from numspec.generator.specload import HTTP_METHODS, escape, pointer_join, resolve_pointer, unescape
+from pydantic import BaseModel
 
 SCHEMAS = "#/components/schemas/"
 # OpenAPI: header parameters with these names "SHALL be ignored" (the transport owns them).
 IGNORED_HEADERS = ("accept", "content-type", "authorization")
 # Names a generated method already uses for itself.
 RESERVED = ("self", "body", "format")
+# What pydantic's BaseModel defines (`json`, `copy`, `schema`, `construct`, ...): the stubs'
+# Params models may not use them as field names.
+MODEL_ATTRIBUTES = frozenset(name for name in dir(BaseModel) if not name.startswith("_"))
 # Modules of the output's top level, which a provider package may not shadow.
 RESERVED_PACKAGES = ("runtime", "serving", "models")
 JSON = "application/json"
@@ -602,10 +606,17 @@ class Parser:
         for raw in list(item.get("parameters", [])) + list(op.get("parameters", [])):
             p = self.deref(raw)
             raw_params[(p.get("name"), p.get("in"))] = raw
+        for name in re.findall(r"\{([^}]+)\}", path):
+            if (name, "path") not in raw_params:
+                # Undeclared (the document is invalid there): a required string, as written.
+                raw_params[(name, "path")] = {"name": name, "in": "path", "required": True,
+                                              "schema": {"type": "string"}}
         params = [self.param(raw, where) for (name, location), raw in raw_params.items()
                   if not (location == "header" and str(name).lower() in IGNORED_HEADERS)]
         taken = set(RESERVED)
         for param in params:
+            if param.py_name in MODEL_ATTRIBUTES:
+                param.py_name += "_"  # a field of the stubs' Params model may not shadow these
             # Python names must be unique in a signature (`id` in path and in query, or
             # `page-size` next to `page_size`) and must not hide the client's own names.
             if param.py_name in taken:
