@@ -77,6 +77,7 @@ def test_names_real_documents_use(generated: tuple[Path, str]) -> None:
     # classes, and two names that meet as one class name are told apart.
     mods = load(out, "api_v2010.models", "default.models", "default.client")
     account, default = mods["api_v2010.models"], mods["default.models"]
+    shared = load(out, "models")["models"]
     assert account.ApiV2010Account2.model_fields.keys() == {"sid", "status", "limits", "twin",
                                                             "thing"}
     assert "other" in account.ApiV2010Account.model_fields
@@ -95,6 +96,10 @@ def test_names_real_documents_use(generated: tuple[Path, str]) -> None:
     # Repeated enum values are written once; infinite bounds and a 27-digit maximum survive.
     assert "Literal['active', 'Active', '', '1st', 'with space']" in (out / "models.py").read_text()
     assert account.Lowercase(big=10**26, ratio=-1e308).big == 10**26
+    # A default that does not fit: "100" for an integer is taken as 100; 6 for a string enum
+    # and a str for an AnyUrl field are dropped (the code would not type-check).
+    defaults = shared.Lowercase()
+    assert (defaults.count, defaults.period, defaults.home) == (100, None, None)
     with pytest.raises(ValueError):
         account.Lowercase(big=10**27)
 

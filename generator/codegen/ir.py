@@ -463,7 +463,8 @@ class Parser:
         return Param(
             name=p["name"], py_name=param_name(p["name"]), location=location, required=required,
             annotation=annotation, constraints=constraints,
-            default=schema.get("default"), has_default="default" in schema and shape == "scalar",
+            default=sound_default(schema), has_default="default" in schema and shape == "scalar"
+            and sound_default(schema) is not None,
             description=" ".join(str(p.get("description", "")).split()),
             is_account=bool(p.get("x-numspec-account", False)),
             style=style, explode=explode, shape=shape, properties=properties,
@@ -837,6 +838,43 @@ class Parser:
             shape["wrapped"] = bool(xml.get("wrapped", False))
             shape["items"] = self.xml_shape(resolved.get("items", {}), default_name, depth + 1)
         return shape
+
+
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "object": (dict,), "array": (list,), "null": (type(None),)}
+
+
+def sound_default(schema: dict[str, Any]) -> Any:
+    """A schema's `default` when it fits the schema's type and enum, else None: documents have
+    `default: "100"` on integers and `default: 6` on string enums, which would make the
+    generated code wrong for mypy (a string given for a number that parses is taken as meant)."""
+    if not isinstance(schema, dict) or "default" not in schema:
+        return None
+    value = schema["default"]
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
+    if isinstance(value, str) and kinds and "string" not in kinds:
+        for kind, parse in (("integer", int), ("number", float)):
+            if kind in kinds:
+                try:
+                    value = parse(value)
+                    break
+                except ValueError:
+                    pass
+        if "boolean" in kinds and value in ("true", "false"):
+            value = value == "true"
+    if kinds and not any(isinstance(value, JSON_TYPES.get(k, ())) and not (
+            isinstance(value, bool) and k in ("integer", "number")) for k in kinds):
+        return None
+    if isinstance(schema.get("enum"), list) and value not in schema["enum"]:
+        return None
+    if isinstance(value, (dict, list)) and (not kinds or (isinstance(value, dict) and value) or any(
+            isinstance(v, (dict, list)) for v in value)):
+        return None  # models written as data: the typed field cannot take them as given
+    if isinstance(value, str) and schema.get("format") in ("uri", "url", "uri-reference"):
+        return None  # the field is typed AnyUrl, which a str default does not fit
+    return value
 
 
 def is_json(media: str) -> bool:

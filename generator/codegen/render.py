@@ -33,6 +33,7 @@ from numspec.generator.codegen.ir import (
     UnsupportedSpec,
     schema_refs,
     snake,
+    sound_default,
 )
 from numspec.generator.specload import escape, unescape
 
@@ -179,7 +180,11 @@ def _renamed(parser: Parser, node: Any, depth: int, aliases: dict[str, str]) -> 
             for item in value:
                 unique.setdefault(json.dumps(item, sort_keys=True), item)
             out[key] = list(unique.values())
-        elif key in ("example", "examples", "default", "const"):
+        elif key == "default":
+            default = sound_default(node)
+            if default is not None:
+                out[key] = default  # a default that does not fit its schema is dropped
+        elif key in ("example", "examples", "const"):
             out[key] = value
         else:
             out[key] = _renamed(parser, value, depth, aliases)
