@@ -11,15 +11,17 @@ import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from numspec.generator.specload import HTTP_METHODS, escape, resolve_pointer
+from numspec.generator.specload import HTTP_METHODS, escape, pointer_join, resolve_pointer, unescape
 
-SUPPORTED_METHODS = ("get", "put", "post", "delete", "patch")
+SCHEMAS = "#/components/schemas/"
 # OpenAPI: header parameters with these names "SHALL be ignored" (the transport owns them).
 IGNORED_HEADERS = ("accept", "content-type", "authorization")
 # Names a generated method already uses for itself.
 RESERVED = ("self", "body", "format")
+# Modules of the output's top level, which a provider package may not shadow.
+RESERVED_PACKAGES = ("runtime", "serving")
 JSON = "application/json"
 XML = "application/xml"
 FORM = "application/x-www-form-urlencoded"
@@ -27,7 +29,27 @@ MULTIPART = "multipart/form-data"
 
 
 class UnsupportedSpec(Exception):
-    """The document uses something the generator cannot express; the message says where."""
+    """The document uses something the generator cannot express; the message says what,
+    `pointer` (a JSON pointer into the bundled document, when known) says where."""
+
+    def __init__(self, message: str, pointer: str = ""):
+        super().__init__(message)
+        self.pointer = pointer
+
+
+@dataclass
+class Skip:
+    """An operation left out of the output, and why (printed as one line)."""
+
+    method: str
+    path: str
+    operation_id: str
+    reason: str
+    pointer: str
+
+    def __str__(self) -> str:
+        named = f" ({self.operation_id})" if self.operation_id else ""
+        return f"skipped {self.method.upper()} {self.path}{named}: {self.reason}"
 
 
 @dataclass
@@ -106,9 +128,9 @@ class Body:
 
 
 def body_kind(media: str) -> str:
-    media = media.lower()
-    if media == JSON or media.endswith("+json"):
+    if is_json(media):
         return "json"
+    media = media.split(";")[0].strip().lower()
     if media == FORM:
         return "form"
     if media == MULTIPART:
@@ -287,10 +309,45 @@ def pascal(name: str) -> str:
     return out if out and not out[0].isdigit() else "N" + out
 
 
+def class_names(names: list[str], taken: set[str] | None = None) -> dict[str, str]:
+    """A Python class name for each schema name: unique, a valid identifier, and one that
+    datamodel-code-generator keeps as it is (`api.v2010.account` would become a module
+    `api/v2010` there, `pet` would become `Pet`)."""
+    used = set(taken or ()) | set(DCG_NAMES)
+    out: dict[str, str] = {}
+    # Names that are already class names keep them; the others fit around them.
+    for name in sorted(names, key=lambda n: (not CLASS_NAME.fullmatch(n), n)):
+        base = name if CLASS_NAME.fullmatch(name) else pascal(name)
+        candidate, n = base, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{base}{n}"
+        used.add(candidate)
+        out[name] = candidate
+    return out
+
+
+CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+# What models.py imports (or datamodel-code-generator renames): a schema may not take them.
+DCG_NAMES = frozenset({
+    "Annotated", "Any", "AnyUrl", "AwareDatetime", "BaseModel", "ConfigDict", "Decimal",
+    "Enum", "Field", "IPv4Address", "IPv6Address", "Literal", "NaiveDatetime", "Optional",
+    "RootModel", "UUID", "Union", "EmailStr", "Base64Str", "StrictBool", "StrictStr",
+    "StrictInt", "StrictFloat", "IntEnum", "Path", "List", "Dict", "Model",
+})
+
+
 class Parser:
     def __init__(self, document: dict[str, Any]):
         self.doc = document
-        self.hoisted: dict[str, Any] = {}   # inline schemas given a component name
+        components = document.get("components")
+        schemas = components.get("schemas") if isinstance(components, dict) else None
+        self.schemas: dict[str, Any] = schemas if isinstance(schemas, dict) else {}
+        self.classes = class_names(list(self.schemas))   # component name -> class name
+        self.by_class = {cls: name for name, cls in self.classes.items()}
+        self.hoisted: dict[str, Any] = {}   # class name -> inline schema given that name
+        self.skipped: list[Skip] = []
+        self.total = 0                      # operations in the document
 
     # -- helpers -------------------------------------------------------------
     def deref(self, node: Any) -> Any:
@@ -299,19 +356,36 @@ class Parser:
             ref = node["$ref"]
             if not ref.startswith("#"):
                 raise UnsupportedSpec(f"external $ref {ref!r}: bundle the document first")
-            node = resolve_pointer(self.doc, ref[1:])
+            try:
+                node = resolve_pointer(self.doc, ref[1:])
+            except KeyError:
+                raise UnsupportedSpec(f"dangling $ref {ref!r}") from None
             seen += 1
             if seen > 50:
                 raise UnsupportedSpec(f"$ref loop at {ref!r}")
         return node
 
     def schema_name(self, schema: Any, fallback: str) -> str:
-        """Component name of a body or reply schema; inline schemas are hoisted under `fallback`."""
-        ref = schema.get("$ref") if isinstance(schema, dict) else None
-        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-            return ref.rsplit("/", 1)[1].replace("~1", "/").replace("~0", "~")
-        self.hoisted[fallback] = schema
-        return fallback
+        """Class name of a body or reply schema: a component's own, or (an inline schema or
+        a $ref into part of one) a new one from `fallback`."""
+        target = component_of(schema.get("$ref") if isinstance(schema, dict) else None)
+        if target is not None and target in self.schemas:
+            return self.classes[target]
+        if isinstance(schema, dict) and "$ref" in schema:
+            self.deref(schema)  # a dangling $ref stops the operation here, not in DCG
+        return self.hoist(fallback, schema)
+
+    def hoist(self, fallback: str, schema: Any) -> str:
+        base = pascal(fallback)
+        for cls, existing in self.hoisted.items():
+            if existing is schema and cls.startswith(base):
+                return cls
+        name, n = base, 1
+        while name in self.by_class or name in self.hoisted or name in DCG_NAMES:
+            n += 1
+            name = f"{base}{n}"
+        self.hoisted[name] = schema
+        return name
 
     def merged(self, schema: Any, depth: int = 0) -> dict[str, Any]:
         """A schema with $ref followed and allOf members merged (enough to read properties)."""
@@ -407,36 +481,44 @@ class Parser:
             return None
         raise UnsupportedSpec(f"{where}: security scheme type {kind!r} is not supported")
 
-    def security(self, op: dict[str, Any], where: str, provider: Provider) -> list[list[str]]:
-        """The operation's own `security`, else the document's; schemes joined to the provider."""
+    def security(self, op: dict[str, Any], where: str) -> tuple[list[list[str]], dict[str, Scheme]]:
+        """The operation's own `security`, else the document's, and the schemes it names."""
         requirements = op.get("security", self.doc.get("security", []))
         if not isinstance(requirements, list):
             raise UnsupportedSpec(f"{where}: `security` must be a list")
         out: list[list[str]] = []
+        schemes: dict[str, Scheme] = {}
         for requirement in requirements:
             names = []
-            for name in (requirement or {}):
-                scheme = provider.schemes.get(name) or self.scheme(name, where)
+            for name in (requirement if isinstance(requirement, dict) else {}):
+                scheme = schemes.get(name) or self.scheme(str(name), where)
                 if scheme is not None:
-                    provider.schemes.setdefault(name, scheme)
-                    names.append(name)
+                    schemes[name] = scheme
+                    names.append(str(name))
             if names not in out:
                 out.append(names)
-        return out
+        return out, schemes
 
     # -- operations ----------------------------------------------------------
     def providers(self) -> list[Provider]:
-        tags = {t["name"]: t for t in self.doc.get("tags", [])}
+        """The operations grouped by provider; what cannot be expressed lands in `skipped`."""
+        tags = {t["name"]: t for t in self.doc.get("tags", []) if isinstance(t, dict) and "name" in t}
         providers: dict[str, Provider] = {}
         found: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
-        for path, item in self.doc.get("paths", {}).items():
-            item = self.deref(item)
+        paths = self.doc.get("paths")
+        for path, item in (paths if isinstance(paths, dict) else {}).items():
+            try:
+                item = self.deref(item)
+            except UnsupportedSpec as exc:
+                self.total += 1
+                self.skipped.append(Skip("*", path, "", str(exc), pointer_join("/paths", path)))
+                continue
+            if not isinstance(item, dict):
+                continue
             for method in HTTP_METHODS:
-                if method in item and method not in SUPPORTED_METHODS:
-                    raise UnsupportedSpec(f"{method.upper()} {path}: {method.upper()} operations "
-                                          "are not supported (the stubs answer 405 to them)")
-                if method in item:
+                if isinstance(item.get(method), dict):
                     found.append((path, method, item, item[method]))
+        self.total += len(found)
         by_key = {(path, method): (item, op) for path, method, item, op in found}
         twins: dict[tuple[str, str], str] = {}
         for path, method, _item, _op in found:
@@ -444,25 +526,50 @@ class Parser:
             if bare != path and (bare, method) in by_key:
                 twins[(bare, method)] = path
         twin_paths = set(twins.values())
+        packages: set[str] = set()
         for path, method, item, op in found:
             if path in twin_paths and (re.sub(r"\.json$", "", path), method) in by_key:
                 continue
-            tag = (op.get("tags") or ["default"])[0]
+            twin = twins.get((path, method))
+            routes = [Route(twin, JSON), Route(path, None)] if twin else [Route(path, None)]
+            hoisted = dict(self.hoisted)
+            try:
+                operation = self.operation(path, method, item, op, routes)
+                operation.security, schemes = self.security(op, f"{method.upper()} {path}")
+            except Exception as exc:  # noqa: BLE001 - any surprise skips one operation only
+                self.hoisted = hoisted
+                reason = str(exc) if isinstance(exc, UnsupportedSpec) else f"{type(exc).__name__}: {exc}"
+                pointer = getattr(exc, "pointer", "") or pointer_join("/paths", path, method)
+                op_id = op.get("operationId")
+                self.skipped.append(Skip(method, path, op_id if isinstance(op_id, str) else "",
+                                         reason, pointer))
+                continue
+            tag = str((op.get("tags") or ["default"])[0])
             if tag not in providers:
                 info = tags.get(tag, {})
                 servers = item.get("servers") or op.get("servers") or self.doc.get("servers") or [{"url": "/"}]
+                package = snake(tag)
+                while package in packages or package in RESERVED_PACKAGES:
+                    package += "_"
+                packages.add(package)
                 providers[tag] = Provider(
-                    tag=tag, package=snake(tag), prefix=info.get("x-numspec-prefix", pascal(tag)),
+                    tag=tag, package=package, prefix=info.get("x-numspec-prefix", pascal(tag)),
                     description=" ".join(str(info.get("description", "")).split()),
-                    base_url=server_url(servers[0]),
-                    server_template=str(servers[0].get("url", "/")).rstrip("/"),
-                    server_variables={str(k): str(v.get("default", "")) for k, v in
-                                      (servers[0].get("variables") or {}).items()})
-            twin = twins.get((path, method))
-            routes = [Route(twin, JSON), Route(path, None)] if twin else [Route(path, None)]
-            operation = self.operation(path, method, item, op, routes)
-            operation.security = self.security(op, f"{method.upper()} {path}", providers[tag])
-            providers[tag].operations.append(operation)
+                    base_url=server_url(servers[0] if isinstance(servers[0], dict) else {}),
+                    **server_parts(servers[0] if isinstance(servers[0], dict) else {}))
+            provider = providers[tag]
+            names = {o.name for o in provider.operations}
+            pascals = {o.pascal for o in provider.operations}
+            if operation.name in names or operation.pascal in pascals:
+                # Two operationIds that differ only in case or punctuation (`get-x`, `get_x`).
+                n = 2
+                while f"{operation.name}_{n}" in names or pascal(f"{operation.operation_id}_{n}") in pascals:
+                    n += 1
+                operation.name = f"{operation.name}_{n}"
+                operation.operation_id = f"{operation.operation_id}_{n}"
+            for name, scheme in schemes.items():
+                provider.schemes.setdefault(name, scheme)
+            provider.operations.append(operation)
         for provider in providers.values():
             self.collect_schemas(provider)
             name_credentials(provider)
@@ -471,7 +578,10 @@ class Parser:
     def operation(self, path: str, method: str, item: dict[str, Any], op: dict[str, Any],
                   routes: list[Route]) -> Operation:
         where = f"{method.upper()} {path}"
-        op_id = op.get("operationId") or snake(f"{method}_{path}")
+        op_id = op.get("operationId")
+        if not isinstance(op_id, str) or not re.search(r"[A-Za-z]", op_id):
+            # No operationId: a name from method and path, stable as long as they are.
+            op_id = snake(f"{method}_{re.sub(r'[{}]', '', path)}")
         raw_params = {}
         for raw in list(item.get("parameters", [])) + list(op.get("parameters", [])):
             p = self.deref(raw)
@@ -492,16 +602,17 @@ class Parser:
             body = self.body(self.deref(op["requestBody"]), op_id, where, taken)
         success: Reply | None = None
         errors = []
-        for status, raw in op.get("responses", {}).items():
+        responses = op.get("responses") or {}
+        for status, raw in responses.items():
             if not str(status).isdigit():
                 continue
-            reply = self.reply(int(status), self.deref(raw), op_id)
+            reply = self.reply(int(status), self.deref(raw), op_id, method)
             if 200 <= reply.status < 300 and success is None:
                 success = reply
             elif reply.status >= 400:
                 errors.append(reply)
         if success is None:
-            raise UnsupportedSpec(f"{where}: no 2xx response is documented")
+            success = self.fallback_success(responses, op_id, method)
         operation = Operation(op_id, snake(op_id), method.upper(), routes, params, body, success,
                               errors, " ".join(str(op.get("summary", "")).split()))
         operation.paging = self.paging(operation)
@@ -535,9 +646,9 @@ class Parser:
             rest = {k: v for k, v in props.items() if k not in {f.name for f in files}}
             model = ""
             if rest:
-                model = pascal(op_id) + "Body"
-                self.hoisted[model] = {"type": "object", "properties": rest,
-                                       "required": [k for k in schema.get("required", []) if k in rest]}
+                model = self.hoist(op_id + "Body", {
+                    "type": "object", "properties": rest,
+                    "required": [k for k in schema.get("required", []) if k in rest]})
             return Body(media, model, required or any(f.required for f in files), kind=kind,
                         files=files, encoding=self.encoding(content[media]))
         model = self.schema_name(raw_schema, pascal(op_id) + "Body")
@@ -553,18 +664,41 @@ class Parser:
             out[str(key)] = (style, bool(enc.get("explode", style == "form")))
         return out
 
-    def reply(self, status: int, response: dict[str, Any], op_id: str) -> Reply:
-        content = response.get("content", {}) or {}
+    def fallback_success(self, responses: dict[str, Any], op_id: str, method: str) -> Reply:
+        """The answer to expect when no 2xx is documented: `2XX`, else the first 3xx (a
+        redirect is the result), else `default`, else an empty 200."""
+        codes = [str(c) for c in responses]
+        for code, status in (("2XX", 200), ("2xx", 200)):
+            if code in responses:
+                return self.reply(status, self.deref(responses[code]), op_id, method)
+        for code in codes:
+            if code.isdigit() and 300 <= int(code) < 400:
+                return self.reply(int(code), self.deref(responses[code]), op_id, method)
+        if "default" in responses:
+            return self.reply(200, self.deref(responses["default"]), op_id, method)
+        return Reply(200, [], {}, {}, {})
+
+    def reply(self, status: int, response: Any, op_id: str, method: str = "get") -> Reply:
+        if not isinstance(response, dict) or method == "head" or status in (204, 304):
+            response = {}  # these answers have no body, whatever the document says
+        content = response.get("content") or {}
+        if not isinstance(content, dict):
+            raise UnsupportedSpec(f"response {status}: content is not a mapping")
         media_types = list(content)
         models: dict[str, str | None] = {}
         envelopes: dict[str, str] = {}
         shapes: dict[str, str] = {}
         for media in media_types:
-            schema = content[media].get("schema")
-            if schema is None or not (media == JSON or media.endswith("+json") or media == XML):
+            schema = (content[media] or {}).get("schema")
+            if schema is None or not (is_json(media) or media == XML):
                 models[media] = None
                 continue
             models[media] = self.schema_name(schema, f"{pascal(op_id)}Response{status}")
+        if JSON not in models:
+            # `application/vnd.x+json`, `application/json; charset=utf-8`: JSON all the same.
+            json_like = next((m for m in media_types if is_json(m) and models.get(m)), None)
+            if json_like is not None:
+                models[JSON] = models[json_like]
         json_model = models.get(JSON)
         for media in media_types:
             if media != XML or models.get(media) is None:
@@ -577,15 +711,23 @@ class Parser:
                 props = wrapper.get("properties", {})
                 if len(props) == 1:
                     key, sub = next(iter(props.items()))
-                    if isinstance(sub, dict) and sub.get("$ref", "").endswith("/" + escape(json_model)):
+                    target = component_of(sub.get("$ref")) if isinstance(sub, dict) else None
+                    if target is not None and self.classes.get(target) == json_model:
                         envelopes[media] = key
                         models[media] = json_model
         return Reply(status, media_types, models, envelopes, shapes)
 
-    def component(self, name: str) -> Any:
-        if name in self.hoisted:
-            return self.hoisted[name]
-        return self.doc["components"]["schemas"][name]
+    def component(self, cls: str) -> Any:
+        """The schema behind a class name."""
+        if cls in self.hoisted:
+            return self.hoisted[cls]
+        return self.schemas[self.by_class[cls]]
+
+    def component_ref(self, cls: str) -> Any:
+        """A schema that names the class's component by $ref (or the hoisted schema itself)."""
+        if cls in self.hoisted:
+            return self.hoisted[cls]
+        return {"$ref": SCHEMAS + escape(self.by_class[cls])}
 
     def paging(self, op: Operation) -> Paging | None:
         model = op.success.models.get(JSON)
@@ -612,23 +754,29 @@ class Parser:
                 roots += list(reply.xml_shapes.values())
             if op.paging:
                 roots.append(op.paging.item_model)
-        pending = list(dict.fromkeys(roots))
-        while pending:
-            name = pending.pop()
-            if name in provider.schema_names:
-                continue
-            provider.schema_names.add(name)
-            for ref in refs_in(self.component(name)):
-                if ref.startswith("#/components/schemas/"):
-                    pending.append(ref.rsplit("/", 1)[1])
+        provider.schema_names |= self.closure(roots)
         for op in provider.operations:
             if op.body and op.body.kind == "xml" and op.body.model:
                 provider.xml_shapes[op.body.model] = self.xml_shape(
-                    self.component(op.body.model), op.body.model, 0)
+                    self.component_ref(op.body.model), op.body.model, 0)
             for reply in [op.success, *op.errors]:
                 for xml_model in reply.xml_shapes.values():
                     provider.xml_shapes[xml_model] = self.xml_shape(
-                        {"$ref": f"#/components/schemas/{escape(xml_model)}"}, xml_model, 0)
+                        self.component_ref(xml_model), xml_model, 0)
+
+    def closure(self, roots: list[str]) -> set[str]:
+        """The class names `roots` reach through $ref and discriminator mappings."""
+        reached: set[str] = set()
+        pending = list(dict.fromkeys(roots))
+        while pending:
+            cls = pending.pop()
+            if cls in reached:
+                continue
+            reached.add(cls)
+            for name in schema_refs(self.component(cls)):
+                if name in self.classes:
+                    pending.append(self.classes[name])
+        return reached
 
     def xml_shape(self, schema: Any, default_name: str, depth: int) -> dict[str, Any]:
         """How a schema looks in XML, from its `xml` annotations (name, attribute, wrapped)."""
@@ -666,6 +814,18 @@ def is_binary(schema: dict[str, Any]) -> bool:
     """A file: `format: binary` (3.0 spelling) or a string with a contentMediaType (3.1)."""
     return json_type(schema) == "string" and (
         schema.get("format") == "binary" or "contentMediaType" in schema)
+
+
+def is_json(media: str) -> bool:
+    kind = media.split(";")[0].strip().lower()
+    return kind == JSON or kind.endswith("+json") or kind == "text/json"
+
+
+def component_of(ref: Any) -> str | None:
+    """The component schema a `$ref` names exactly (None for other targets, parts of one)."""
+    if isinstance(ref, str) and ref.startswith(SCHEMAS) and "/" not in ref[len(SCHEMAS):]:
+        return unescape(unquote(ref[len(SCHEMAS):]))
+    return None
 
 
 def json_type(schema: dict[str, Any]) -> str:
@@ -733,6 +893,16 @@ def name_credentials(provider: Provider) -> None:
         scheme.args = tuple(unique)
 
 
+def server_parts(server: dict[str, Any]) -> dict[str, Any]:
+    """The server URL before substitution and its variables' defaults (for server_url())."""
+    variables = server.get("variables")
+    return {
+        "server_template": str(server.get("url", "/")).rstrip("/"),
+        "server_variables": {str(k): str(v.get("default", "")) for k, v in variables.items()
+                             if isinstance(v, dict)} if isinstance(variables, dict) else {},
+    }
+
+
 def server_url(server: dict[str, Any]) -> str:
     url = str(server.get("url", "/"))
     for name, var in (server.get("variables") or {}).items():
@@ -740,14 +910,24 @@ def server_url(server: dict[str, Any]) -> str:
     return url.rstrip("/")
 
 
-def refs_in(node: Any) -> list[str]:
+def schema_refs(node: Any) -> list[str]:
+    """Names of the component schemas a schema refers to ($ref, even into a part of one, and
+    discriminator mappings, which may name a schema bare)."""
     out: list[str] = []
-    if isinstance(node, dict):
-        if isinstance(node.get("$ref"), str):
-            out.append(node["$ref"])
-        for value in node.values():
-            out += refs_in(value)
-    elif isinstance(node, list):
-        for value in node:
-            out += refs_in(value)
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str) and ref.startswith(SCHEMAS):
+                out.append(unescape(unquote(ref[len(SCHEMAS):].split("/", 1)[0])))
+            mapping = item.get("discriminator", {}).get("mapping") if isinstance(
+                item.get("discriminator"), dict) else None
+            for target in (mapping.values() if isinstance(mapping, dict) else ()):
+                if isinstance(target, str):
+                    out.append(unescape(unquote(target[len(SCHEMAS):].split("/", 1)[0]))
+                               if target.startswith(SCHEMAS) else target)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return out
