@@ -118,6 +118,7 @@ class Body:
     kind: str = "json"  # json | form | multipart | xml | text | bytes
     files: list[FileField] = field(default_factory=list)
     encoding: dict[str, tuple[str, bool]] = field(default_factory=dict)  # form field styles
+    json_object: bool = True  # the stub refuses a JSON body that is not an object
 
     @property
     def annotation(self) -> str:
@@ -133,7 +134,7 @@ def body_kind(media: str) -> str:
     media = media.split(";")[0].strip().lower()
     if media == FORM:
         return "form"
-    if media == MULTIPART:
+    if media == MULTIPART or media.endswith("/form-data"):  # Mastodon's application/form-data
         return "multipart"
     if media in (XML, "text/xml") or media.endswith("+xml"):
         return "xml"
@@ -629,8 +630,6 @@ class Parser:
         schema = self.merged(raw_schema)
         if kind in ("text", "bytes") or (kind == "xml" and not schema.get("properties")):
             return Body(media, "", required, kind="bytes" if kind == "bytes" else "text")
-        if kind == "json" and not raw_schema:
-            raw_schema = {}  # no schema: any JSON (hoisted as an open model)
         props = schema.get("properties", {})
         if kind == "multipart":
             files = []
@@ -654,7 +653,8 @@ class Parser:
         model = self.schema_name(raw_schema, pascal(op_id) + "Body")
         not_null = tuple(k for k, v in props.items() if not self.allows_null(v))
         return Body(media, model, required, not_null, kind=kind,
-                    encoding=self.encoding(content[media]) if kind == "form" else {})
+                    encoding=self.encoding(content[media]) if kind == "form" else {},
+                    json_object=json_type(schema) == "object")
 
     @staticmethod
     def encoding(media: dict[str, Any]) -> dict[str, tuple[str, bool]]:
