@@ -186,7 +186,7 @@ class FreeClimbClient:
         """Every item of `list_incoming_numbers`, fetching further pages as needed."""
         _page = self.list_incoming_numbers(phone_number=phone_number, alias=alias, region=region, country=country, application_id=application_id, has_application=has_application, voice_enabled=voice_enabled, sms_enabled=sms_enabled, has_campaign=has_campaign, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, tfn_campaign_id=tfn_campaign_id, offnet=offnet, cursor=cursor, )
         while True:
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             _link = _page.next_page_uri
             if not _link:
                 return
@@ -324,7 +324,7 @@ class FreeClimbClient:
         """Every item of `list_available_numbers`, fetching further pages as needed."""
         _page = self.list_available_numbers(phone_number=phone_number, region=region, country=country, voice_enabled=voice_enabled, sms_enabled=sms_enabled, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, cursor=cursor, )
         while True:
-            yield from _page.available_phone_numbers
+            yield from _page.available_phone_numbers or []
             _link = _page.next_page_uri
             if not _link:
                 return
@@ -448,7 +448,7 @@ class AsyncFreeClimbClient:
         """Every item of `list_incoming_numbers`, fetching further pages as needed."""
         _page = await self.list_incoming_numbers(phone_number=phone_number, alias=alias, region=region, country=country, application_id=application_id, has_application=has_application, voice_enabled=voice_enabled, sms_enabled=sms_enabled, has_campaign=has_campaign, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, tfn_campaign_id=tfn_campaign_id, offnet=offnet, cursor=cursor, )
         while True:
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             _link = _page.next_page_uri
             if not _link:
@@ -587,7 +587,7 @@ class AsyncFreeClimbClient:
         """Every item of `list_available_numbers`, fetching further pages as needed."""
         _page = await self.list_available_numbers(phone_number=phone_number, region=region, country=country, voice_enabled=voice_enabled, sms_enabled=sms_enabled, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, cursor=cursor, )
         while True:
-            for _item in _page.available_phone_numbers:
+            for _item in _page.available_phone_numbers or []:
                 yield _item
             _link = _page.next_page_uri
             if not _link:
