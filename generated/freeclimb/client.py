@@ -40,36 +40,36 @@ def _error(response: httpx.Response, model: type[BaseModel] | None) -> ApiError:
 
 def _decode_list_incoming_numbers(response: httpx.Response) -> models.IncomingNumberList:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError}).get(response.status_code))
     return models.IncomingNumberList.model_validate_json(response.content)
 
 
 def _decode_buy_a_phone_number(response: httpx.Response) -> models.IncomingNumber:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 409: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 409: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}).get(response.status_code))
     return models.IncomingNumber.model_validate_json(response.content)
 
 
 def _decode_get_an_incoming_number(response: httpx.Response) -> models.IncomingNumber:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}).get(response.status_code))
     return models.IncomingNumber.model_validate_json(response.content)
 
 
 def _decode_update_an_incoming_number(response: httpx.Response) -> models.IncomingNumber:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}).get(response.status_code))
     return models.IncomingNumber.model_validate_json(response.content)
 
 
 def _decode_delete_an_incoming_number(response: httpx.Response) -> None:
     if response.status_code != 204:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}).get(response.status_code))
 
 
 def _decode_list_available_numbers(response: httpx.Response) -> models.AvailableNumberList:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError}).get(response.status_code))
     return models.AvailableNumberList.model_validate_json(response.content)
 
 

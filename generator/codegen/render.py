@@ -191,7 +191,10 @@ def _error_models(op: Operation) -> str:
     pairs = [f"{reply.status}: models.{reply.models[JSON]}"
              for reply in op.errors if reply.models.get(JSON)]
     inner = ", ".join(pairs)
-    return "{" + inner + "}" if pairs else "dict[int, type[BaseModel]]()"
+    if len(pairs) == 1:
+        return "{" + inner + "}"
+    # Typed explicitly: mypy joins a mix of BaseModel and RootModel classes to their metaclass.
+    return "dict[int, type[BaseModel]](" + ("{" + inner + "}" if pairs else "") + ")"
 
 
 def _field_args(param: Param) -> str:
