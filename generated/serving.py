@@ -203,6 +203,7 @@ async def read_json_body(
     op: str,
     limit: int,
     not_null: tuple[str, ...] = (),
+    object_only: bool = True,
 ) -> ModelT | None:
     raw = await read_raw_body(request, impl, op, limit)
     if not raw.strip():
@@ -215,7 +216,7 @@ async def read_json_body(
         data = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise impl.reject(400, "the body is not valid JSON", op, None) from None
-    if not isinstance(data, dict):
+    if object_only and not isinstance(data, dict):
         raise impl.reject(400, "the body must be a JSON object", op, None)
     # Models type optional fields `X | None`; the contract says which may really be null.
     for key in not_null:

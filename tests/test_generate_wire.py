@@ -270,6 +270,9 @@ def test_round_trip_bodies(mods: dict[str, ModuleType], served: tuple[str, Any])
             order = m.Order(sku="A1", quantity=2, gift=True)
             assert (await client.place_order(order)).seen["body"] == order.model_dump(mode="json")
             assert (await client.place_order_any_way(order)).seen["body"]["sku"] == "A1"
+            batch = m.PlaceOrdersBody([order, m.Order(sku="B2")])
+            assert [o["sku"] for o in (await client.place_orders(batch)).seen["body"]] == [
+                "A1", "B2"]
 
     asyncio.run(calls())
     # The stub checks the multipart form: the document file is required.

@@ -122,6 +122,7 @@ class Body:
     kind: str = "json"  # json | form | multipart | xml | text | bytes
     files: list[FileField] = field(default_factory=list)
     encoding: dict[str, tuple[str, bool]] = field(default_factory=dict)  # form field styles
+    json_object: bool = True  # the stub refuses a JSON body that is not an object
 
     @property
     def annotation(self) -> str:
@@ -132,12 +133,12 @@ class Body:
 
 
 def body_kind(media: str) -> str:
-    media = media.lower()
-    if media == JSON or media.endswith("+json"):
+    if is_json(media):
         return "json"
+    media = media.split(";")[0].strip().lower()
     if media == FORM:
         return "form"
-    if media == MULTIPART:
+    if media == MULTIPART or media.endswith("/form-data"):  # Mastodon's application/form-data
         return "multipart"
     if media in (XML, "text/xml") or media.endswith("+xml"):
         return "xml"
@@ -237,7 +238,6 @@ class Paging:
     item_model: str
     next_key: str           # wire key of the next-page link
     page_param: Param | None  # when set, iterate by page number (filters survive)
-    optional: bool = False    # the array may be missing from a page (typed `list | None`)
 
     @property
     def page_name(self) -> str:
@@ -494,22 +494,23 @@ class Parser:
             return None
         raise UnsupportedSpec(f"{where}: security scheme type {kind!r} is not supported")
 
-    def security(self, op: dict[str, Any], where: str, provider: Provider) -> list[list[str]]:
-        """The operation's own `security`, else the document's; schemes joined to the provider."""
+    def security(self, op: dict[str, Any], where: str) -> tuple[list[list[str]], dict[str, Scheme]]:
+        """The operation's own `security`, else the document's, and the schemes it names."""
         requirements = op.get("security", self.doc.get("security", []))
         if not isinstance(requirements, list):
             raise UnsupportedSpec(f"{where}: `security` must be a list")
         out: list[list[str]] = []
+        schemes: dict[str, Scheme] = {}
         for requirement in requirements:
             names = []
-            for name in (requirement or {}):
-                scheme = provider.schemes.get(name) or self.scheme(name, where)
+            for name in (requirement if isinstance(requirement, dict) else {}):
+                scheme = schemes.get(name) or self.scheme(str(name), where)
                 if scheme is not None:
-                    provider.schemes.setdefault(name, scheme)
-                    names.append(name)
+                    schemes[name] = scheme
+                    names.append(str(name))
             if names not in out:
                 out.append(names)
-        return out
+        return out, schemes
 
     # -- operations ----------------------------------------------------------
     def providers(self) -> list[Provider]:
@@ -547,6 +548,7 @@ class Parser:
             hoisted = dict(self.hoisted)
             try:
                 operation = self.operation(path, method, item, op, routes)
+                operation.security, schemes = self.security(op, f"{method.upper()} {path}")
             except Exception as exc:  # noqa: BLE001 - any surprise skips one operation only
                 self.hoisted = hoisted
                 reason = str(exc) if isinstance(exc, UnsupportedSpec) else f"{type(exc).__name__}: {exc}"
@@ -568,19 +570,8 @@ class Parser:
                 providers[tag] = Provider(
                     tag=tag, package=package, prefix=info.get("x-numspec-prefix", pascal(tag)),
                     description=" ".join(str(info.get("description", "")).split()),
-                    base_url=server_url(server),
-                    server_template=str(server.get("url", "/")).rstrip("/"),
-                    server_variables={str(k): str(v.get("default", "")) for k, v in
-                                      (server.get("variables") or {}).items()})
+                    base_url=server_url(server), **server_parts(server))
             provider = providers[tag]
-            try:
-                operation.security = self.security(op, f"{method.upper()} {path}", provider)
-            except UnsupportedSpec as exc:
-                op_id = op.get("operationId")
-                self.skipped.append(Skip(method, path, op_id if isinstance(op_id, str) else "",
-                                         str(exc).removeprefix(f"{method.upper()} {path}: "),
-                                         pointer_join("/paths", path, method, "security")))
-                continue
             names = {o.name for o in provider.operations}
             pascals = {o.pascal for o in provider.operations}
             if operation.name in names or operation.pascal in pascals:
@@ -590,6 +581,8 @@ class Parser:
                     n += 1
                 operation.name = f"{operation.name}_{n}"
                 operation.operation_id = f"{operation.operation_id}_{n}"
+            for name, scheme in schemes.items():
+                provider.schemes.setdefault(name, scheme)
             provider.operations.append(operation)
         for provider in providers.values():
             self.collect_schemas(provider)
@@ -657,8 +650,6 @@ class Parser:
         schema = self.merged(raw_schema)
         if kind in ("text", "bytes") or (kind == "xml" and not schema.get("properties")):
             return Body(media, "", required, kind="bytes" if kind == "bytes" else "text")
-        if kind == "json" and not raw_schema:
-            raw_schema = {}  # no schema: any JSON (hoisted as an open model)
         props = schema.get("properties", {})
         if kind == "multipart":
             files = []
@@ -674,15 +665,16 @@ class Parser:
             rest = {k: v for k, v in props.items() if k not in {f.name for f in files}}
             model = ""
             if rest:
-                model = pascal(op_id) + "Body"
-                model = self.hoist(model, {"type": "object", "properties": rest, "required": [
-                    k for k in schema.get("required", []) if k in rest]})
+                model = self.hoist(op_id + "Body", {
+                    "type": "object", "properties": rest,
+                    "required": [k for k in schema.get("required", []) if k in rest]})
             return Body(media, model, required or any(f.required for f in files), kind=kind,
                         files=files, encoding=self.encoding(content[media]))
         model = self.schema_name(raw_schema, pascal(op_id) + "Body")
         not_null = tuple(k for k, v in props.items() if not self.allows_null(v))
         return Body(media, model, required, not_null, kind=kind,
-                    encoding=self.encoding(content[media]) if kind == "form" else {})
+                    encoding=self.encoding(content[media]) if kind == "form" else {},
+                    json_object=json_type(schema) == "object")
 
     @staticmethod
     def encoding(media: dict[str, Any]) -> dict[str, tuple[str, bool]]:
@@ -769,9 +761,7 @@ class Parser:
         items = self.deref(props[arrays[0]]).get("items", {})
         item_model = self.schema_name(items, f"{op.pascal}Item")
         page_param = next((p for p in op.query_params if p.name.lower() == "page"), None)
-        required = self.merged(self.component(model)).get("required", [])
-        optional = arrays[0] not in required or self.allows_null(props[arrays[0]])
-        return Paging(arrays[0], item_model, next_keys[0], page_param, optional)
+        return Paging(arrays[0], item_model, next_keys[0], page_param)
 
     def collect_schemas(self, provider: Provider) -> None:
         """Every component schema this provider's operations reach, and their XML shapes."""
@@ -788,7 +778,7 @@ class Parser:
         for op in provider.operations:
             if op.body and op.body.kind == "xml" and op.body.model:
                 provider.xml_shapes[op.body.model] = self.xml_shape(
-                    self.component(op.body.model), op.body.model, 0)
+                    self.component_ref(op.body.model), op.body.model, 0)
             for reply in [op.success, *op.errors]:
                 for xml_model in reply.xml_shapes.values():
                     provider.xml_shapes[xml_model] = self.xml_shape(
@@ -958,6 +948,16 @@ def name_credentials(provider: Provider) -> None:
             taken.add(arg)
             unique.append(arg)
         scheme.args = tuple(unique)
+
+
+def server_parts(server: dict[str, Any]) -> dict[str, Any]:
+    """The server URL before substitution and its variables' defaults (for server_url())."""
+    variables = server.get("variables")
+    return {
+        "server_template": str(server.get("url", "/")).rstrip("/"),
+        "server_variables": {str(k): str(v.get("default", "")) for k, v in variables.items()
+                             if isinstance(v, dict)} if isinstance(variables, dict) else {},
+    }
 
 
 def server_url(server: dict[str, Any]) -> str:
