@@ -842,6 +842,8 @@ def sound_default(schema: dict[str, Any]) -> Any:
     if not isinstance(schema, dict) or "default" not in schema:
         return None
     value = schema["default"]
+    if not schema.get("type") and ("oneOf" in schema or "anyOf" in schema):
+        return None  # DCG copies a union's default into every member's model (OpenAI's prompt)
     kinds = schema.get("type")
     kinds = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
     if isinstance(value, str) and kinds and "string" not in kinds:
