@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import pprint
 import re
@@ -122,9 +123,55 @@ def render_models(parser: Parser, names: set[str], operations: list[Operation],
         code = generate(json.dumps(document), config=model_config(len(chosen)))
     if not isinstance(code, str):
         raise UnsupportedSpec(f"{title}: datamodel-code-generator returned several modules")
-    body = re.sub(r"\A(#[^\n]*\n)+", "", code).lstrip("\n")
+    body = _ignore_field_overrides(re.sub(r"\A(#[^\n]*\n)+", "", code).lstrip("\n"))
     written = set(re.findall(r"^class (\w+)\(", body, re.MULTILINE))
     return HEADER + "\n" + body, written
+
+
+OVERRIDE_IGNORE = "  # type: ignore[assignment, unused-ignore]"
+
+
+def _ignore_field_overrides(body: str) -> str:
+    """Mark fields that a subclass declares again with another type.
+
+    DCG maps `allOf: [Base, {properties: ...}]` to a subclass; when the second part narrows a
+    property (`list[dict]` to `list[Keyword]`), mypy refuses the override although pydantic
+    validates the subclass's own type. `unused-ignore` keeps mypy --strict quiet when the new
+    type happens to be compatible.
+    """
+    if not re.search(r"^class \w+\((?!BaseModel\)|RootModel\[)[A-Z]\w*\):", body, re.MULTILINE):
+        return body  # no model inherits from another
+    fields: dict[str, dict[str, str]] = {}
+    bases: dict[str, list[str]] = {}
+    flagged: set[int] = set()
+    for node in ast.parse(body).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        bases[node.name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
+        own = {}
+        for item in node.body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                own[item.target.id] = ast.dump(item.annotation)
+        inherited: dict[str, str] = {}
+        pending = list(bases[node.name])
+        while pending:
+            base = pending.pop()
+            for name, annotation in fields.get(base, {}).items():
+                inherited.setdefault(name, annotation)
+            pending += bases.get(base, [])
+        for item in node.body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                name = item.target.id
+                if name in inherited and inherited[name] != own[name]:
+                    # mypy names the line of the value when there is one, else the field's.
+                    flagged.add(item.lineno)
+                    if item.value is not None:
+                        flagged.add(item.value.lineno)
+        fields[node.name] = own
+    lines = body.split("\n")
+    for lineno in flagged:
+        lines[lineno - 1] += OVERRIDE_IGNORE
+    return "\n".join(lines)
 
 
 def render_shared_models(parser: Parser, providers: list[Provider]) -> tuple[str, set[str]]:
