@@ -20,7 +20,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure-chromium
-	$(BIN)/numspec lint --quiet
+	$(BIN)/numspec lint --strict --quiet
 	$(BIN)/numspec generate --check
 	$(BIN)/ruff check generator emulator tests generated $(wildcard bench)
 	$(BIN)/mypy --strict generated

@@ -5,11 +5,26 @@ from __future__ import annotations
 import base64
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel
 
 XmlShape = dict[str, Any]
+# How a parameter travels: (name, in, style, explode, scalar|array|object|json, property names).
+Wire = tuple[str, str, str, bool, str, tuple[str, ...]]
+# Security schemes by name: (basic|bearer|header|query|cookie, header/query/cookie name).
+Schemes = dict[str, tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    """A file in a multipart body: what a client sends and what a server stub hands over."""
+
+    content: bytes
+    filename: str | None = None
+    content_type: str | None = None
 
 
 class ApiError(Exception):
@@ -40,6 +55,131 @@ def form_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (dict, list)) else form_value(value)
+
+
+def query_pairs(wire: Wire, value: Any) -> list[tuple[str, str]]:
+    """One query (or form) parameter as name=value pairs, per its style and explode."""
+    name, _, style, explode, shape, _ = wire
+    if value is None:
+        return []
+    if shape == "json":
+        return [(name, json.dumps(value))]
+    if isinstance(value, (list, tuple)):
+        items = [_text(v) for v in value]
+        if style == "form" and explode:
+            return [(name, item) for item in items]
+        sep = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(style, ",")
+        return [(name, sep.join(items))]
+    if isinstance(value, dict):
+        fields = [(str(k), _text(v)) for k, v in value.items() if v is not None]
+        if style == "deepObject":
+            return [(f"{name}[{k}]", v) for k, v in fields]
+        if explode:
+            return fields
+        return [(name, ",".join(part for pair in fields for part in pair))]
+    return [(name, form_value(value))]
+
+
+def form_fields(
+    data: dict[str, Any], encoding: dict[str, tuple[str, bool]], multipart: bool = False
+) -> dict[str, str | list[str]]:
+    """A form body's fields: arrays repeat the field, objects follow the field's `encoding`
+    (form-exploded by default; JSON text in multipart, as OpenAPI says)."""
+    out: dict[str, str | list[str]] = {}
+    for key, value in data.items():
+        if multipart and isinstance(value, dict) and key not in encoding:
+            out[key] = json.dumps(value)
+            continue
+        style, explode = encoding.get(key, ("form", True))
+        shape = "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "scalar"
+        for name, text in query_pairs((key, "query", style, explode, shape, ()), value):
+            previous = out.get(name)
+            if previous is None:
+                out[name] = text
+            elif isinstance(previous, list):
+                previous.append(text)
+            else:
+                out[name] = [previous, text]
+    return out
+
+
+def simple_value(wire: Wire, value: Any) -> str:
+    """A path, header or cookie parameter's text: simple, label, matrix or form style."""
+    name, location, style, explode, shape, _ = wire
+    escape = (lambda text: quote(text, safe="")) if location == "path" else (lambda text: text)
+    if shape == "json":
+        return escape(json.dumps(value))
+    if isinstance(value, dict):
+        fields = [(escape(str(k)), escape(_text(v))) for k, v in value.items() if v is not None]
+        items = [f"{k}={v}" for k, v in fields] if explode else [p for pair in fields for p in pair]
+        explode_items = explode
+    elif isinstance(value, (list, tuple)):
+        items, explode_items = [escape(_text(v)) for v in value], explode
+    else:
+        items, explode_items = [escape(form_value(value))], False
+    if style == "label":
+        return "." + ("." if explode_items else ",").join(items)
+    if style == "matrix":
+        if isinstance(value, dict) and explode:
+            return "".join(";" + item for item in items)
+        if explode_items:
+            return "".join(f";{name}={item}" for item in items)
+        return f";{name}=" + ",".join(items)
+    return ",".join(items)
+
+
+class Outgoing:
+    """The parts of one request a client method builds: query pairs, headers and cookies."""
+
+    def __init__(self, accept: str) -> None:
+        self.params: list[tuple[str, str | int | float | bool | None]] = []
+        self.headers: dict[str, str] = {"Accept": accept}
+        self.cookies: dict[str, str] = {}
+
+    def query(self, name: str, value: Any, style: str = "form", explode: bool = True,
+              shape: str = "scalar", properties: tuple[str, ...] = ()) -> None:
+        self.params += query_pairs((name, "query", style, explode, shape, properties), value)
+
+    def header(self, name: str, value: Any, explode: bool = False, shape: str = "scalar") -> None:
+        if value is not None:
+            self.headers[name] = simple_value((name, "header", "simple", explode, shape, ()), value)
+
+    def cookie(self, name: str, value: Any, explode: bool = True, shape: str = "scalar") -> None:
+        if value is not None:
+            self.cookies[name] = simple_value((name, "cookie", "form", explode, shape, ()), value)
+
+    def sign(
+        self, schemes: Schemes, alternatives: tuple[tuple[str, ...], ...], given: dict[str, Any]
+    ) -> None:
+        """Add the credentials of the first alternative whose schemes were all given (an
+        empty alternative, "auth optional", only when no other one can be met)."""
+        for names in alternatives:
+            if names and all(given.get(name) is not None for name in names):
+                for name in names:
+                    how, wire_name = schemes[name]
+                    value = given[name]
+                    if how == "basic":
+                        token = base64.b64encode(f"{value[0]}:{value[1]}".encode()).decode()
+                        self.headers["Authorization"] = f"Basic {token}"
+                    elif how == "bearer":
+                        self.headers["Authorization"] = f"Bearer {value}"
+                    elif how == "header":
+                        self.headers[wire_name] = value
+                    elif how == "query":
+                        self.params.append((wire_name, value))
+                    else:
+                        self.cookies[wire_name] = value
+                return
+
+    def all_headers(self) -> dict[str, str]:
+        if self.cookies:
+            cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+            return {**self.headers, "Cookie": cookie}
+        return self.headers
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:

@@ -7,15 +7,18 @@ apart from runtime.py so generated clients do not need Starlette.
 from __future__ import annotations
 
 import json
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import HTTP
 from functools import cache
-from typing import Any, Protocol, TypeVar, get_args
+from typing import Any, Protocol, TypeVar, get_args, get_origin
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .runtime import ApiError, XmlShape, to_xml
+from .runtime import ApiError, File, Schemes, Wire, XmlShape, basic_credentials, from_xml, to_xml
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -46,14 +49,127 @@ def parse_params(
     request: Request,
     impl: Rejecter,
     op: str,
-    headers: tuple[str, ...] = (),
+    wires: tuple[Wire, ...] = (),
+    path_keys: dict[str, str] | None = None,
 ) -> ModelT:
-    data: dict[str, Any] = {**request.query_params}
-    # Header parameters, looked up case-insensitively as HTTP headers are.
-    data.update((name, request.headers[name]) for name in headers if name in request.headers)
-    data.update(request.path_params)
+    """Path, query, header and cookie parameters read per their style, then validated."""
+    data: dict[str, Any] = {}
+    for wire in wires:
+        key = (path_keys or {}).get(wire[0], wire[0])
+        try:
+            value = read_param(request, wire, key)
+        except ValueError:
+            raise impl.reject(400, f"{wire[0]}: is not valid JSON", op, wire[0]) from None
+        if value is not None:
+            data[wire[0]] = value
     refuse_loose_booleans(model, data, impl, op)
     return validate(model, data, impl, op)
+
+
+def read_param(request: Request, wire: Wire, key: str) -> Any:
+    """One parameter's value as sent (strings, lists, dicts); None when it was not sent."""
+    name, location, style, explode, shape, properties = wire
+    if location == "query":
+        query = request.query_params
+        if shape == "object" and style == "deepObject":
+            found = {k[len(name) + 1:-1]: v for k, v in query.multi_items()
+                     if k.startswith(name + "[") and k.endswith("]")}
+            return found or None
+        if shape == "object" and explode:
+            return {k: query[k] for k in properties if k in query} or None
+        values = query.getlist(name)
+        if not values:
+            return None
+        if shape == "array" and style == "form" and explode:
+            return values
+        raw: str | None = values[-1]  # a repeated scalar: the last, as Starlette gives it
+    elif location == "path":
+        raw = request.path_params.get(key)
+    elif location == "header":
+        raw = request.headers.get(name)  # case-insensitive, as HTTP headers are
+    else:
+        raw = request.cookies.get(name)
+    if raw is None:
+        return None
+    return split_value(raw, wire)
+
+
+def split_value(raw: str, wire: Wire) -> Any:
+    """Undo simple, label, matrix, form and the delimited styles for one parameter's text."""
+    _, _, style, explode, shape, _ = wire
+    if shape == "json":
+        return json.loads(raw)
+    if style == "label" and raw.startswith("."):
+        raw, sep = raw[1:], "." if explode else ","
+    elif style == "matrix" and raw.startswith(";"):
+        if explode and shape != "scalar":
+            parts = [part for part in raw.split(";") if part]
+            if shape == "object":
+                return dict(part.partition("=")[::2] for part in parts)
+            return [part.partition("=")[2] for part in parts]
+        raw, sep = raw.partition("=")[2], ","
+    else:
+        sep = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(style, ",")
+    if shape == "scalar":
+        return raw
+    items = raw.split(sep) if raw else []
+    if shape == "array":
+        return items
+    if explode:
+        return dict(item.partition("=")[::2] for item in items)
+    return dict(zip(items[::2], items[1::2], strict=False))
+
+
+def credential(request: Request, how: str, wire_name: str) -> Any:
+    """What one scheme's credential looks like in a request; None when absent."""
+    if how == "basic":
+        return basic_credentials(request.headers.get("authorization"))
+    if how == "bearer":
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return token.strip() or None if scheme.lower() == "bearer" else None
+    if how == "header":
+        return request.headers.get(wire_name) or None
+    if how == "query":
+        return request.query_params.get(wire_name) or None
+    return request.cookies.get(wire_name) or None
+
+
+class Authenticator(Rejecter, Protocol):
+    async def authenticate(self, credentials: Any, account: str | None) -> Any:
+        """Who is calling, or raise ApiError."""
+
+
+async def authenticate(
+    impl: Authenticator,
+    request: Request,
+    op: str,
+    schemes: Schemes,
+    alternatives: tuple[tuple[str, ...], ...],
+    basic_only: bool,
+    account: str | None,
+) -> Any:
+    """Find credentials for one of the operation's alternatives and hand them to `impl`.
+
+    Missing credentials reach `impl` as None (so it answers with its own 401); should it
+    accept that, the stub answers 401 itself. Optional auth (an empty alternative) with
+    nothing sent gives the principal None without asking `impl`.
+    """
+    found = {name: credential(request, *schemes[name]) for names in alternatives for name in names}
+    for names in alternatives:
+        if names and all(found[name] is not None for name in names):
+            if basic_only:
+                return await impl.authenticate(found[names[0]], account)
+            return await impl.authenticate({name: found[name] for name in names}, account)
+    if () in alternatives:
+        return None
+    await impl.authenticate(None, account)
+    error = impl.reject(401, "credentials are required", op, None)
+    challenges = {"basic": "Basic", "bearer": "Bearer"}
+    for names in alternatives:
+        for name in names:
+            if schemes[name][0] in challenges:
+                error.headers.setdefault("WWW-Authenticate", challenges[schemes[name][0]])
+    raise error
 
 
 def refuse_loose_booleans(
@@ -87,6 +203,7 @@ async def read_json_body(
     op: str,
     limit: int,
     not_null: tuple[str, ...] = (),
+    object_only: bool = True,
 ) -> ModelT | None:
     raw = await read_raw_body(request, impl, op, limit)
     if not raw.strip():
@@ -99,7 +216,7 @@ async def read_json_body(
         data = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise impl.reject(400, "the body is not valid JSON", op, None) from None
-    if not isinstance(data, dict):
+    if object_only and not isinstance(data, dict):
         raise impl.reject(400, "the body must be a JSON object", op, None)
     # Models type optional fields `X | None`; the contract says which may really be null.
     for key in not_null:
@@ -126,11 +243,144 @@ async def read_form_body(
         raise impl.reject(400, "the body is not UTF-8", op, None) from None
     if not pairs and not required:
         return None
-    data: dict[str, str] = {}
-    for key, value in pairs:
-        data.setdefault(key, value)  # the first of repeated fields wins, as in Jersey's getFirst
+    data = collect_fields(model, pairs)
     refuse_loose_booleans(model, data, impl, op)
     return validate(model, data, impl, op)
+
+
+def collect_fields(model: type[BaseModel], pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Form fields by name: the first of repeated scalars (as Jersey's getFirst), every value
+    of an array field, and `name[key]` fields gathered into an object field."""
+    lists, objects = list_fields(model), object_fields(model)
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        outer, bracket, inner = key.partition("[")
+        if bracket and inner.endswith("]") and outer in objects:
+            data.setdefault(outer, {})[inner[:-1]] = value
+        elif key in lists:
+            data.setdefault(key, []).append(value)
+        elif key in objects and value.startswith("{"):
+            try:
+                data.setdefault(key, json.loads(value))  # multipart sends objects as JSON
+            except ValueError:
+                data.setdefault(key, value)
+        else:
+            data.setdefault(key, value)
+    return data
+
+
+async def read_multipart_body(
+    model: type[ModelT] | None,
+    required: bool,
+    request: Request,
+    impl: Rejecter,
+    op: str,
+    limit: int,
+) -> tuple[ModelT | None, dict[str, list[File]]]:
+    """A multipart/form-data body: the non-file fields validated into `model`, and the files."""
+    raw = await read_raw_body(request, impl, op, limit)
+    content_type = request.headers.get("content-type", "")
+    if not raw.strip():
+        if required:
+            raise impl.reject(400, "a multipart body is required", op, None)
+        return None, {}
+    if "multipart/form-data" not in content_type.lower():
+        raise impl.reject(415, "the body must be multipart/form-data", op, None)
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=HTTP).parsebytes(head + raw)
+    if not isinstance(message, EmailMessage) or not message.is_multipart():
+        raise impl.reject(400, "the multipart body cannot be read", op, None)
+    pairs: list[tuple[str, str]] = []
+    files: dict[str, list[File]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        content = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None or part.get_content_type() not in ("text/plain",):
+            media = part.get("content-type")
+            files.setdefault(name, []).append(File(content, filename, str(media) if media else None))
+        else:
+            pairs.append((name, content.decode("utf-8", "replace")))
+    if model is None:
+        return None, files
+    data = collect_fields(model, pairs)
+    refuse_loose_booleans(model, data, impl, op)
+    return validate(model, data, impl, op), files
+
+
+def one_file(files: dict[str, list[File]], name: str, required: bool, impl: Rejecter, op: str) -> File | None:
+    found = files.get(name) or []
+    if not found and required:
+        raise impl.reject(400, f"{name}: a file is required", op, name)
+    return found[0] if found else None
+
+
+async def read_xml_body(
+    model: type[ModelT],
+    required: bool,
+    request: Request,
+    impl: Rejecter,
+    op: str,
+    limit: int,
+    shape: XmlShape,
+) -> ModelT | None:
+    raw = await read_raw_body(request, impl, op, limit)
+    if not raw.strip():
+        if required:
+            raise impl.reject(400, "an XML body is required", op, None)
+        return None
+    if "xml" not in request.headers.get("content-type", "").lower():
+        raise impl.reject(415, "the body must be XML", op, None)
+    try:
+        data = from_xml(raw, shape)
+    except (ValueError, SyntaxError) as error:  # ParseError is a SyntaxError
+        raise impl.reject(400, f"the body is not the XML expected: {error}", op, None) from None
+    return validate(model, data, impl, op)
+
+
+async def read_text_body(
+    required: bool, request: Request, impl: Rejecter, op: str, limit: int
+) -> str | None:
+    raw = await read_raw_body(request, impl, op, limit)
+    if not raw and required:
+        raise impl.reject(400, "a body is required", op, None)
+    try:
+        return raw.decode("utf-8") if raw else None
+    except UnicodeDecodeError:
+        raise impl.reject(400, "the body is not UTF-8", op, None) from None
+
+
+async def read_bytes_body(
+    required: bool, request: Request, impl: Rejecter, op: str, limit: int
+) -> bytes | None:
+    raw = await read_raw_body(request, impl, op, limit)
+    if not raw and required:
+        raise impl.reject(400, "a body is required", op, None)
+    return raw if raw else None
+
+
+@cache
+def list_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(info.alias or name for name, info in model.model_fields.items()
+                     if _holds(info.annotation, list))
+
+
+@cache
+def object_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(info.alias or name for name, info in model.model_fields.items()
+                     if _holds(info.annotation, dict) or _is_model(info.annotation))
+
+
+def _holds(annotation: Any, kind: type) -> bool:
+    return get_origin(annotation) is kind or any(get_origin(a) is kind for a in get_args(annotation))
+
+
+def _is_model(annotation: Any) -> bool:
+    options = [annotation, *get_args(annotation)]
+    return any(isinstance(a, type) and issubclass(a, BaseModel) for a in options)
 
 
 @cache

@@ -70,7 +70,8 @@ def seconds(text: str) -> float:
 
 SPEC_HELP = "contract root, a file or folder (default: the contract shipped with numspec, %(default)s)"
 LINT_EPILOG = """\
-exit status: 0 sound, 1 errors found (or the contract cannot be read)
+exit status: 0 no errors (warnings are advice unless --strict), 1 errors found, warnings with
+--strict, or the contract cannot be read
 
 example:
   numspec lint spec/            check a checkout's contract and list its operations
@@ -79,7 +80,8 @@ GENERATE_EPILOG = """\
 --out never replaces a file, the working folder or a folder above it, and replaces a folder
 only when numspec wrote it (its MANIFEST.json lists every file in it) unless --force.
 
-exit status: 0 written (or up to date with --check), 1 stale with --check, or an error
+exit status: 0 written, also when some operations were skipped (or up to date with --check);
+1 stale with --check, nothing could be generated, a skip with --fail-on-skip, or an error
 
 example:
   numspec generate --spec spec/ --out build/generated
@@ -162,20 +164,27 @@ def add_lint_command(sub: Any) -> None:
                        description="Validate a contract with openapi-spec-validator plus numspec's "
                                    "own rules (examples valid, no dangling $ref, security schemes "
                                    "defined, 4xx documented, unique operationIds, no unused "
-                                   "components). Exits 1 on any error.")
+                                   "components). Errors (not valid OpenAPI, dangling $ref, "
+                                   "undefined security scheme, duplicate operationId) exit 1; "
+                                   "the rest are warnings, which exit 1 only with --strict.")
     p.add_argument("path", nargs="?", default=str(DEFAULT_SPEC),
                    help="root file or folder of the contract (default: the contract shipped with "
                         "numspec, %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="print findings only, not the table of operations")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 on warnings too (the bar for our own contract in CI)")
     p.set_defaults(func=_lint)
 
 
 def add_generate_command(sub: Any) -> None:
     p = command_parser(sub, "generate", help="generate models, clients and server stubs",
-                       epilog=GENERATE_EPILOG, description="Generate Pydantic models, httpx clients and FastAPI server "
-                                   "stubs per provider from the contract. Refuses an unsound "
-                                   "contract. Writes atomically.")
+                       epilog=GENERATE_EPILOG,
+                       description="Generate Pydantic models, httpx clients and FastAPI server "
+                                   "stubs per provider (first tag) from an OpenAPI 3.0/3.1 "
+                                   "document. Lint findings are printed as advice; an operation "
+                                   "the generator cannot express is skipped with one line saying "
+                                   "why, and the rest is generated. Writes atomically.")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help=SPEC_HELP)
     p.add_argument("--out", default=None,
                    help="output folder: missing, empty, or an earlier numspec output "
@@ -184,6 +193,10 @@ def add_generate_command(sub: Any) -> None:
                    help="write nothing; exit 1 and list differences when the output is stale")
     p.add_argument("--force", action="store_true",
                    help="let --out replace a folder numspec did not write (its content is lost)")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="list every lint warning and the operations per provider")
+    p.add_argument("--fail-on-skip", action="store_true",
+                   help="exit 1, writing nothing, when any operation had to be skipped")
     p.set_defaults(func=_generate)
 
 
@@ -307,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except SpecError as exc:
         for finding in exc.findings:
-            print(f"error: {finding}", file=sys.stderr)
+            print(finding.line_text(), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -48,8 +48,9 @@ def run_lint(spec: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tup
     return code, captured.out, captured.err
 
 
-def assert_finding(err: str, file: Path, pointer: str, *words: str) -> None:
-    prefix = f"error: {file} {pointer}: "
+def assert_finding(err: str, file: Path, pointer: str, *words: str,
+                   severity: str = "error") -> None:
+    prefix = f"{severity}: {file} {pointer}: "
     lines = [line for line in err.splitlines() if line.startswith(prefix)]
     assert lines, f"no finding at {file} {pointer}; got:\n{err}"
     assert any(all(w in line for w in words) for line in lines), f"{words} not in {lines}"
@@ -85,6 +86,16 @@ def test_fixture_is_clean_and_tabulated(spec: Path, capsys: pytest.CaptureFixtur
 
 def test_quiet_prints_nothing_on_success(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_lint(spec, capsys, "--quiet") == (0, "", "")
+
+
+def run_warned(spec: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """A warning is advice: lint passes, and fails only with --strict; both print it."""
+    code, out, err = run_lint(spec, capsys)
+    assert code == 0 and "OK (" in out and "warning" in out, out + err
+    assert "error:" not in err
+    strict_code, _, strict_err = run_lint(spec, capsys, "--strict")
+    assert strict_code == 1 and strict_err == err
+    return err
 
 
 # --- a. openapi-spec-validator ---------------------------------------------------------------
@@ -149,17 +160,15 @@ def test_bad_examples_and_defaults(spec: Path, capsys: pytest.CaptureFixture[str
                                    case: tuple[str, str, str, str, str]) -> None:
     file, old, new, pointer, word = case
     plant(spec, file, old, new)
-    code, _, err = run_lint(spec, capsys)
-    assert code == 1
-    assert_finding(err, spec / file, pointer, word)
+    err = run_warned(spec, capsys)
+    assert_finding(err, spec / file, pointer, word, severity="warning")
 
 
 def test_schema_examples_keyword(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plant(spec, "openapi.yaml", "id: {type: string}", "id: {type: string, examples: [T1, 7]}")
-    code, _, err = run_lint(spec, capsys)
-    assert code == 1
+    err = run_warned(spec, capsys)
     assert_finding(err, spec / "openapi.yaml", "/components/schemas/Thing/properties/id/examples/1",
-                   "string")
+                   "string", severity="warning")
 
 
 # --- c. references ---------------------------------------------------------------------------
@@ -217,9 +226,8 @@ def test_undefined_security_scheme_on_operation(
 
 def test_operation_without_4xx(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plant(spec, "widgets.yaml", "        '400':", "        '500':")
-    code, _, err = run_lint(spec, capsys)
-    assert code == 1
-    assert_finding(err, spec / "widgets.yaml", f"{WIDGET_POST}/responses", "no 4xx")
+    err = run_warned(spec, capsys)
+    assert_finding(err, spec / "widgets.yaml", f"{WIDGET_POST}/responses", "no 4xx", severity="warning")
 
 
 # --- f. operationIds -------------------------------------------------------------------------
@@ -237,9 +245,8 @@ def test_duplicate_operation_id_reports_both(spec: Path, capsys: pytest.CaptureF
 
 def test_missing_operation_id(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plant(spec, "openapi.yaml", "      operationId: get-thing\n", "")
-    code, _, err = run_lint(spec, capsys)
-    assert code == 1
-    assert_finding(err, spec / "openapi.yaml", THING_GET, "no operationId")
+    err = run_warned(spec, capsys)
+    assert_finding(err, spec / "openapi.yaml", THING_GET, "no operationId", severity="warning")
 
 
 # --- g. unused components --------------------------------------------------------------------
@@ -251,13 +258,12 @@ def test_unused_components_in_root(spec: Path, capsys: pytest.CaptureFixture[str
           "    OrphansChild: {type: string}\n")
     plant(spec, "openapi.yaml", "  securitySchemes:\n",
           "  securitySchemes:\n    tokenAuth: {type: http, scheme: bearer}\n")
-    code, _, err = run_lint(spec, capsys)
-    assert code == 1
+    err = run_warned(spec, capsys)
     root = spec / "openapi.yaml"
-    assert_finding(err, root, "/components/schemas/Orphan", "unused")
+    assert_finding(err, root, "/components/schemas/Orphan", "unused", severity="warning")
     # used only by an unused component is unused too
-    assert_finding(err, root, "/components/schemas/OrphansChild", "unused")
-    assert_finding(err, root, "/components/securitySchemes/tokenAuth", "unused")
+    assert_finding(err, root, "/components/schemas/OrphansChild", "unused", severity="warning")
+    assert_finding(err, root, "/components/securitySchemes/tokenAuth", "unused", severity="warning")
     assert "/components/schemas/Thing:" not in err
     assert "/components/securitySchemes/basicAuth:" not in err
 
@@ -266,18 +272,16 @@ def test_unused_component_in_second_file(spec: Path, capsys: pytest.CaptureFixtu
     # Nothing refers to it, so bundling never brings it into the bundled document.
     plant(spec, "widgets.yaml", "  examples:\n    SmallWidget:",
           "  examples:\n    Lonely: {value: 1}\n    SmallWidget:")
-    code, _, err = run_lint(spec, capsys)
-    assert code == 1
-    assert_finding(err, spec / "widgets.yaml", "/components/examples/Lonely", "unused")
+    err = run_warned(spec, capsys)
+    assert_finding(err, spec / "widgets.yaml", "/components/examples/Lonely", "unused", severity="warning")
 
 
 def test_unused_after_its_only_user_is_removed(
         spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plant(spec, "openapi.yaml", "        '404': {$ref: '#/components/responses/NotFound'}",
           "        '404': {description: Gone.}")
-    code, _, err = run_lint(spec, capsys)
-    assert code == 1
-    assert_finding(err, spec / "openapi.yaml", "/components/responses/NotFound", "unused")
+    err = run_warned(spec, capsys)
+    assert_finding(err, spec / "openapi.yaml", "/components/responses/NotFound", "unused", severity="warning")
 
 
 # --- files that cannot be read ---------------------------------------------------------------

@@ -13,19 +13,19 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from ..runtime import ApiError, form_value
+from ..runtime import ApiError, Outgoing, Schemes
 from . import models
 
 DEFAULT_BASE_URL = 'https://www.freeclimb.com/apiserver'
 Format = Literal["json", "xml"]
 
 
+# Security schemes the operations use: how each credential travels.
+SCHEMES: Schemes = {'freeclimbAuth': ('basic', 'Authorization')}
+
+
 def _seg(value: object) -> str:
     return quote(str(value), safe="")
-
-
-def _query(values: dict[str, Any]) -> dict[str, str]:
-    return {key: form_value(value) for key, value in values.items() if value is not None}
 
 
 def _error(response: httpx.Response, model: type[BaseModel] | None) -> ApiError:
@@ -40,41 +40,41 @@ def _error(response: httpx.Response, model: type[BaseModel] | None) -> ApiError:
 
 def _decode_list_incoming_numbers(response: httpx.Response) -> models.IncomingNumberList:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError}).get(response.status_code))
     return models.IncomingNumberList.model_validate_json(response.content)
 
 
 def _decode_buy_a_phone_number(response: httpx.Response) -> models.IncomingNumber:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 409: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 409: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}).get(response.status_code))
     return models.IncomingNumber.model_validate_json(response.content)
 
 
 def _decode_get_an_incoming_number(response: httpx.Response) -> models.IncomingNumber:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}).get(response.status_code))
     return models.IncomingNumber.model_validate_json(response.content)
 
 
 def _decode_update_an_incoming_number(response: httpx.Response) -> models.IncomingNumber:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}).get(response.status_code))
     return models.IncomingNumber.model_validate_json(response.content)
 
 
 def _decode_delete_an_incoming_number(response: httpx.Response) -> None:
     if response.status_code != 204:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}).get(response.status_code))
 
 
 def _decode_list_available_numbers(response: httpx.Response) -> models.AvailableNumberList:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError}).get(response.status_code))
     return models.AvailableNumberList.model_validate_json(response.content)
 
 
 class FreeClimbClient:
-    """Synchronous FreeClimb client: Basic auth given once, the account bound once."""
+    """Synchronous FreeClimb client: HTTP Basic given once, the account bound once."""
 
     def __init__(
         self,
@@ -88,9 +88,11 @@ class FreeClimbClient:
     ) -> None:
         # The official SDKs take the account from the credentials unless told otherwise.
         self.account_id = account_id if account_id is not None else username
+        self._credentials: dict[str, Any] = {
+            'freeclimbAuth': (username, password),
+        }
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
-            auth=(username, password),
             timeout=timeout,
             transport=transport,
         )
@@ -133,29 +135,30 @@ class FreeClimbClient:
         """List the account's numbers"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('phoneNumber', phone_number)
+        _out.query('alias', alias)
+        _out.query('region', region)
+        _out.query('country', country)
+        _out.query('applicationId', application_id)
+        _out.query('hasApplication', has_application)
+        _out.query('voiceEnabled', voice_enabled)
+        _out.query('smsEnabled', sms_enabled)
+        _out.query('hasCampaign', has_campaign)
+        _out.query('capabilities.voice', capabilities_voice)
+        _out.query('capabilities.sms', capabilities_sms)
+        _out.query('capabilities.tollFree', capabilities_toll_free)
+        _out.query('capabilities.tenDLC', capabilities_ten_dlc)
+        _out.query('capabilities.shortCode', capabilities_short_code)
+        _out.query('tfn.campaignId', tfn_campaign_id)
+        _out.query('offnet', offnet)
+        _out.query('cursor', cursor)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            params=_query({
-                'phoneNumber': phone_number,
-                'alias': alias,
-                'region': region,
-                'country': country,
-                'applicationId': application_id,
-                'hasApplication': has_application,
-                'voiceEnabled': voice_enabled,
-                'smsEnabled': sms_enabled,
-                'hasCampaign': has_campaign,
-                'capabilities.voice': capabilities_voice,
-                'capabilities.sms': capabilities_sms,
-                'capabilities.tollFree': capabilities_toll_free,
-                'capabilities.tenDLC': capabilities_ten_dlc,
-                'capabilities.shortCode': capabilities_short_code,
-                'tfn.campaignId': tfn_campaign_id,
-                'offnet': offnet,
-                'cursor': cursor,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_incoming_numbers(_response)
 
@@ -183,12 +186,14 @@ class FreeClimbClient:
         """Every item of `list_incoming_numbers`, fetching further pages as needed."""
         _page = self.list_incoming_numbers(phone_number=phone_number, alias=alias, region=region, country=country, application_id=application_id, has_application=has_application, voice_enabled=voice_enabled, sms_enabled=sms_enabled, has_campaign=has_campaign, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, tfn_campaign_id=tfn_campaign_id, offnet=offnet, cursor=cursor, )
         while True:
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             _link = _page.next_page_uri
             if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            _response = self._http.get(_link, headers={"Accept": "application/json"})
+            _out = Outgoing("application/json")
+            _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
             _page = _decode_list_incoming_numbers(_response)
 
     def buy_a_phone_number(
@@ -198,10 +203,13 @@ class FreeClimbClient:
         """Buy a number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
         return _decode_buy_a_phone_number(_response)
@@ -213,10 +221,13 @@ class FreeClimbClient:
         """Get one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_get_an_incoming_number(_response)
 
@@ -228,10 +239,13 @@ class FreeClimbClient:
         """Update one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
         return _decode_update_an_incoming_number(_response)
@@ -243,10 +257,13 @@ class FreeClimbClient:
         """Release one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "DELETE",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_delete_an_incoming_number(_response)
 
@@ -268,23 +285,24 @@ class FreeClimbClient:
         """Find numbers to buy"""
         _path, _accept = '/AvailablePhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('phoneNumber', phone_number)
+        _out.query('region', region)
+        _out.query('country', country)
+        _out.query('voiceEnabled', voice_enabled)
+        _out.query('smsEnabled', sms_enabled)
+        _out.query('capabilities.voice', capabilities_voice)
+        _out.query('capabilities.sms', capabilities_sms)
+        _out.query('capabilities.tollFree', capabilities_toll_free)
+        _out.query('capabilities.tenDLC', capabilities_ten_dlc)
+        _out.query('capabilities.shortCode', capabilities_short_code)
+        _out.query('cursor', cursor)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            params=_query({
-                'phoneNumber': phone_number,
-                'region': region,
-                'country': country,
-                'voiceEnabled': voice_enabled,
-                'smsEnabled': sms_enabled,
-                'capabilities.voice': capabilities_voice,
-                'capabilities.sms': capabilities_sms,
-                'capabilities.tollFree': capabilities_toll_free,
-                'capabilities.tenDLC': capabilities_ten_dlc,
-                'capabilities.shortCode': capabilities_short_code,
-                'cursor': cursor,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_available_numbers(_response)
 
@@ -306,17 +324,19 @@ class FreeClimbClient:
         """Every item of `list_available_numbers`, fetching further pages as needed."""
         _page = self.list_available_numbers(phone_number=phone_number, region=region, country=country, voice_enabled=voice_enabled, sms_enabled=sms_enabled, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, cursor=cursor, )
         while True:
-            yield from _page.available_phone_numbers
+            yield from _page.available_phone_numbers or []
             _link = _page.next_page_uri
             if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            _response = self._http.get(_link, headers={"Accept": "application/json"})
+            _out = Outgoing("application/json")
+            _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)
 
 
 class AsyncFreeClimbClient:
-    """Asynchronous FreeClimb client: Basic auth given once, the account bound once."""
+    """Asynchronous FreeClimb client: HTTP Basic given once, the account bound once."""
 
     def __init__(
         self,
@@ -330,9 +350,11 @@ class AsyncFreeClimbClient:
     ) -> None:
         # The official SDKs take the account from the credentials unless told otherwise.
         self.account_id = account_id if account_id is not None else username
+        self._credentials: dict[str, Any] = {
+            'freeclimbAuth': (username, password),
+        }
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            auth=(username, password),
             timeout=timeout,
             transport=transport,
         )
@@ -375,29 +397,30 @@ class AsyncFreeClimbClient:
         """List the account's numbers"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('phoneNumber', phone_number)
+        _out.query('alias', alias)
+        _out.query('region', region)
+        _out.query('country', country)
+        _out.query('applicationId', application_id)
+        _out.query('hasApplication', has_application)
+        _out.query('voiceEnabled', voice_enabled)
+        _out.query('smsEnabled', sms_enabled)
+        _out.query('hasCampaign', has_campaign)
+        _out.query('capabilities.voice', capabilities_voice)
+        _out.query('capabilities.sms', capabilities_sms)
+        _out.query('capabilities.tollFree', capabilities_toll_free)
+        _out.query('capabilities.tenDLC', capabilities_ten_dlc)
+        _out.query('capabilities.shortCode', capabilities_short_code)
+        _out.query('tfn.campaignId', tfn_campaign_id)
+        _out.query('offnet', offnet)
+        _out.query('cursor', cursor)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            params=_query({
-                'phoneNumber': phone_number,
-                'alias': alias,
-                'region': region,
-                'country': country,
-                'applicationId': application_id,
-                'hasApplication': has_application,
-                'voiceEnabled': voice_enabled,
-                'smsEnabled': sms_enabled,
-                'hasCampaign': has_campaign,
-                'capabilities.voice': capabilities_voice,
-                'capabilities.sms': capabilities_sms,
-                'capabilities.tollFree': capabilities_toll_free,
-                'capabilities.tenDLC': capabilities_ten_dlc,
-                'capabilities.shortCode': capabilities_short_code,
-                'tfn.campaignId': tfn_campaign_id,
-                'offnet': offnet,
-                'cursor': cursor,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_incoming_numbers(_response)
 
@@ -425,13 +448,15 @@ class AsyncFreeClimbClient:
         """Every item of `list_incoming_numbers`, fetching further pages as needed."""
         _page = await self.list_incoming_numbers(phone_number=phone_number, alias=alias, region=region, country=country, application_id=application_id, has_application=has_application, voice_enabled=voice_enabled, sms_enabled=sms_enabled, has_campaign=has_campaign, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, tfn_campaign_id=tfn_campaign_id, offnet=offnet, cursor=cursor, )
         while True:
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             _link = _page.next_page_uri
             if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            _response = await self._http.get(_link, headers={"Accept": "application/json"})
+            _out = Outgoing("application/json")
+            _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
             _page = _decode_list_incoming_numbers(_response)
 
     async def buy_a_phone_number(
@@ -441,10 +466,13 @@ class AsyncFreeClimbClient:
         """Buy a number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
         return _decode_buy_a_phone_number(_response)
@@ -456,10 +484,13 @@ class AsyncFreeClimbClient:
         """Get one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_get_an_incoming_number(_response)
 
@@ -471,10 +502,13 @@ class AsyncFreeClimbClient:
         """Update one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
             json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
         return _decode_update_an_incoming_number(_response)
@@ -486,10 +520,13 @@ class AsyncFreeClimbClient:
         """Release one number"""
         _path, _accept = f'/Accounts/{_seg(self.account_id)}/IncomingPhoneNumbers/{_seg(phone_number_id)}', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "DELETE",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_delete_an_incoming_number(_response)
 
@@ -511,23 +548,24 @@ class AsyncFreeClimbClient:
         """Find numbers to buy"""
         _path, _accept = '/AvailablePhoneNumbers', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('phoneNumber', phone_number)
+        _out.query('region', region)
+        _out.query('country', country)
+        _out.query('voiceEnabled', voice_enabled)
+        _out.query('smsEnabled', sms_enabled)
+        _out.query('capabilities.voice', capabilities_voice)
+        _out.query('capabilities.sms', capabilities_sms)
+        _out.query('capabilities.tollFree', capabilities_toll_free)
+        _out.query('capabilities.tenDLC', capabilities_ten_dlc)
+        _out.query('capabilities.shortCode', capabilities_short_code)
+        _out.query('cursor', cursor)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            params=_query({
-                'phoneNumber': phone_number,
-                'region': region,
-                'country': country,
-                'voiceEnabled': voice_enabled,
-                'smsEnabled': sms_enabled,
-                'capabilities.voice': capabilities_voice,
-                'capabilities.sms': capabilities_sms,
-                'capabilities.tollFree': capabilities_toll_free,
-                'capabilities.tenDLC': capabilities_ten_dlc,
-                'capabilities.shortCode': capabilities_short_code,
-                'cursor': cursor,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_available_numbers(_response)
 
@@ -549,11 +587,13 @@ class AsyncFreeClimbClient:
         """Every item of `list_available_numbers`, fetching further pages as needed."""
         _page = await self.list_available_numbers(phone_number=phone_number, region=region, country=country, voice_enabled=voice_enabled, sms_enabled=sms_enabled, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, cursor=cursor, )
         while True:
-            for _item in _page.available_phone_numbers:
+            for _item in _page.available_phone_numbers or []:
                 yield _item
             _link = _page.next_page_uri
             if not _link:
                 return
             # The link is relative to the base URL and carries a cursor holding the filters.
-            _response = await self._http.get(_link, headers={"Accept": "application/json"})
+            _out = Outgoing("application/json")
+            _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)

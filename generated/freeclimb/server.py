@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..runtime import ApiError, basic_credentials
-from ..serving import error_response, parse_params, read_json_body, reply
+from ..runtime import ApiError, Schemes
+from ..serving import authenticate, error_response, parse_params, read_json_body, reply
 from . import models
 
 __all__ = [
@@ -38,9 +38,13 @@ __all__ = [
     "create_router",
 ]
 
+# Mount the router here: the path of the contract's default server URL.
+BASE_PATH = '/apiserver'
+SCHEMES: Schemes = {'freeclimbAuth': ('basic', 'Authorization')}
+
 
 class ListIncomingNumbersParams(BaseModel):
-    """Path and query parameters of `list-incoming-numbers`."""
+    """Path, query, header and cookie parameters of `list-incoming-numbers`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_id: Annotated[
@@ -128,7 +132,7 @@ class ListIncomingNumbersCall:
 
 
 class BuyAPhoneNumberParams(BaseModel):
-    """Path and query parameters of `buy-a-phone-number`."""
+    """Path, query, header and cookie parameters of `buy-a-phone-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_id: Annotated[
@@ -149,7 +153,7 @@ class BuyAPhoneNumberCall:
 
 
 class GetAnIncomingNumberParams(BaseModel):
-    """Path and query parameters of `get-an-incoming-number`."""
+    """Path, query, header and cookie parameters of `get-an-incoming-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_id: Annotated[
@@ -173,7 +177,7 @@ class GetAnIncomingNumberCall:
 
 
 class UpdateAnIncomingNumberParams(BaseModel):
-    """Path and query parameters of `update-an-incoming-number`."""
+    """Path, query, header and cookie parameters of `update-an-incoming-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_id: Annotated[
@@ -198,7 +202,7 @@ class UpdateAnIncomingNumberCall:
 
 
 class DeleteAnIncomingNumberParams(BaseModel):
-    """Path and query parameters of `delete-an-incoming-number`."""
+    """Path, query, header and cookie parameters of `delete-an-incoming-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_id: Annotated[
@@ -222,7 +226,7 @@ class DeleteAnIncomingNumberCall:
 
 
 class ListAvailableNumbersParams(BaseModel):
-    """Path and query parameters of `list-available-numbers`."""
+    """Path, query, header and cookie parameters of `list-available-numbers`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     phone_number: Annotated[
@@ -283,9 +287,8 @@ class ListAvailableNumbersCall:
 
 class FreeClimbImplementation(Protocol):
     """What a server provides: authentication, error bodies, and one method per operation."""
-
     async def authenticate(self, credentials: tuple[str, str] | None, account: str | None) -> Any:
-        """Return who is calling, or raise ApiError (401, 403, ...)."""
+        """Return who is calling, or raise ApiError (401, 403, ...); None: none were sent."""
 
     def reject(self, status: int, problem: str, operation: str, field: str | None) -> ApiError:
         """The provider's error answer for a problem the stub found before calling you."""
@@ -316,13 +319,15 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
     async def list_incoming_numbers(request: Request, media: str | None) -> Response:
         op = 'list-incoming-numbers'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
                 request.path_params.get('accountId'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(ListIncomingNumbersParams, request, impl, op)
+            params = parse_params(
+                ListIncomingNumbersParams, request, impl, op, (('accountId', 'path', 'simple', False, 'scalar', ()), ('phoneNumber', 'query', 'form', True, 'scalar', ()), ('alias', 'query', 'form', True, 'scalar', ()), ('region', 'query', 'form', True, 'scalar', ()), ('country', 'query', 'form', True, 'scalar', ()), ('applicationId', 'query', 'form', True, 'scalar', ()), ('hasApplication', 'query', 'form', True, 'scalar', ()), ('voiceEnabled', 'query', 'form', True, 'scalar', ()), ('smsEnabled', 'query', 'form', True, 'scalar', ()), ('hasCampaign', 'query', 'form', True, 'scalar', ()), ('capabilities.voice', 'query', 'form', True, 'scalar', ()), ('capabilities.sms', 'query', 'form', True, 'scalar', ()), ('capabilities.tollFree', 'query', 'form', True, 'scalar', ()), ('capabilities.tenDLC', 'query', 'form', True, 'scalar', ()), ('capabilities.shortCode', 'query', 'form', True, 'scalar', ()), ('tfn.campaignId', 'query', 'form', True, 'scalar', ()), ('offnet', 'query', 'form', True, 'scalar', ()), ('cursor', 'query', 'form', True, 'scalar', ()),)
+            )
             result = await impl.list_incoming_numbers(
                 ListIncomingNumbersCall(principal, params, media, request)
             )
@@ -342,13 +347,15 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
     async def buy_a_phone_number(request: Request, media: str | None) -> Response:
         op = 'buy-a-phone-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
                 request.path_params.get('accountId'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(BuyAPhoneNumberParams, request, impl, op)
+            params = parse_params(
+                BuyAPhoneNumberParams, request, impl, op, (('accountId', 'path', 'simple', False, 'scalar', ()),)
+            )
             body = await read_json_body(
                 models.BuyIncomingNumberRequest, True, request, impl, op, max_body_bytes,
                 ('phoneNumber', 'alias', 'applicationId'),
@@ -373,13 +380,15 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
     async def get_an_incoming_number(request: Request, media: str | None) -> Response:
         op = 'get-an-incoming-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
                 request.path_params.get('accountId'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(GetAnIncomingNumberParams, request, impl, op)
+            params = parse_params(
+                GetAnIncomingNumberParams, request, impl, op, (('accountId', 'path', 'simple', False, 'scalar', ()), ('phoneNumberId', 'path', 'simple', False, 'scalar', ()),)
+            )
             result = await impl.get_an_incoming_number(
                 GetAnIncomingNumberCall(principal, params, media, request)
             )
@@ -399,13 +408,15 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
     async def update_an_incoming_number(request: Request, media: str | None) -> Response:
         op = 'update-an-incoming-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
                 request.path_params.get('accountId'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(UpdateAnIncomingNumberParams, request, impl, op)
+            params = parse_params(
+                UpdateAnIncomingNumberParams, request, impl, op, (('accountId', 'path', 'simple', False, 'scalar', ()), ('phoneNumberId', 'path', 'simple', False, 'scalar', ()),)
+            )
             body = await read_json_body(
                 models.IncomingNumberRequest, False, request, impl, op, max_body_bytes,
                 ('alias', 'applicationId'),
@@ -429,13 +440,15 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
     async def delete_an_incoming_number(request: Request, media: str | None) -> Response:
         op = 'delete-an-incoming-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
                 request.path_params.get('accountId'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(DeleteAnIncomingNumberParams, request, impl, op)
+            params = parse_params(
+                DeleteAnIncomingNumberParams, request, impl, op, (('accountId', 'path', 'simple', False, 'scalar', ()), ('phoneNumberId', 'path', 'simple', False, 'scalar', ()),)
+            )
             await impl.delete_an_incoming_number(
                 DeleteAnIncomingNumberCall(principal, params, media, request)
             )
@@ -449,13 +462,15 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
     async def list_available_numbers(request: Request, media: str | None) -> Response:
         op = 'list-available-numbers'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
                 None,
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(ListAvailableNumbersParams, request, impl, op)
+            params = parse_params(
+                ListAvailableNumbersParams, request, impl, op, (('phoneNumber', 'query', 'form', True, 'scalar', ()), ('region', 'query', 'form', True, 'scalar', ()), ('country', 'query', 'form', True, 'scalar', ()), ('voiceEnabled', 'query', 'form', True, 'scalar', ()), ('smsEnabled', 'query', 'form', True, 'scalar', ()), ('capabilities.voice', 'query', 'form', True, 'scalar', ()), ('capabilities.sms', 'query', 'form', True, 'scalar', ()), ('capabilities.tollFree', 'query', 'form', True, 'scalar', ()), ('capabilities.tenDLC', 'query', 'form', True, 'scalar', ()), ('capabilities.shortCode', 'query', 'form', True, 'scalar', ()), ('cursor', 'query', 'form', True, 'scalar', ()),)
+            )
             result = await impl.list_available_numbers(
                 ListAvailableNumbersCall(principal, params, media, request)
             )

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from ..runtime import ApiError, form_value, from_xml
+from ..runtime import ApiError, Outgoing, Schemes, form_fields, from_xml
 from . import models
 from .wire import XML_SHAPES
 
@@ -21,12 +21,20 @@ DEFAULT_BASE_URL = 'https://cloud.restcomm.com/restcomm'
 Format = Literal["json", "xml"]
 
 
+def server_url(
+    *,
+    host: str = 'cloud.restcomm.com',
+) -> str:
+    """The server URL with its variables filled in (the defaults give DEFAULT_BASE_URL)."""
+    return 'https://{host}/restcomm'.replace('{host}', host)
+
+
+# Security schemes the operations use: how each credential travels.
+SCHEMES: Schemes = {'restcommAuth': ('basic', 'Authorization')}
+
+
 def _seg(value: object) -> str:
     return quote(str(value), safe="")
-
-
-def _query(values: dict[str, Any]) -> dict[str, str]:
-    return {key: form_value(value) for key, value in values.items() if value is not None}
 
 
 def _error(response: httpx.Response, model: type[BaseModel] | None) -> ApiError:
@@ -155,7 +163,7 @@ def _decode_create_mobile_incoming_phone_number(response: httpx.Response) -> mod
 
 
 class RestcommClient:
-    """Synchronous Restcomm client: Basic auth given once, the account bound once."""
+    """Synchronous Restcomm client: HTTP Basic given once, the account bound once."""
 
     def __init__(
         self,
@@ -169,9 +177,11 @@ class RestcommClient:
     ) -> None:
         # The official SDKs take the account from the credentials unless told otherwise.
         self.account_sid = account_sid if account_sid is not None else username
+        self._credentials: dict[str, Any] = {
+            'restcommAuth': (username, password),
+        }
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
-            auth=(username, password),
             timeout=timeout,
             transport=transport,
         )
@@ -208,19 +218,20 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('Page', page)
+        _out.query('PageSize', page_size)
+        _out.query('PhoneNumber', phone_number)
+        _out.query('FriendlyName', friendly_name)
+        _out.query('Beta', beta)
+        _out.query('SortBy', sort_by)
+        _out.query('Reverse', reverse)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            params=_query({
-                'Page': page,
-                'PageSize': page_size,
-                'PhoneNumber': phone_number,
-                'FriendlyName': friendly_name,
-                'Beta': beta,
-                'SortBy': sort_by,
-                'Reverse': reverse,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_incoming_phone_numbers(_response)
 
@@ -240,7 +251,7 @@ class RestcommClient:
         _number = 0
         while True:
             _page = self.list_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             if _page.next_page_uri in (None, "", "null"):
                 return
             _number += 1
@@ -257,11 +268,14 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_create_incoming_phone_number(_response)
 
@@ -277,10 +291,13 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_get_incoming_phone_number(_response)
 
@@ -297,11 +314,14 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "PUT",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_update_incoming_phone_number_put(_response)
 
@@ -318,11 +338,14 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_update_incoming_phone_number(_response)
 
@@ -333,10 +356,13 @@ class RestcommClient:
         """Release one number"""
         _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "DELETE",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_delete_incoming_phone_number(_response)
 
@@ -358,19 +384,20 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('Page', page)
+        _out.query('PageSize', page_size)
+        _out.query('PhoneNumber', phone_number)
+        _out.query('FriendlyName', friendly_name)
+        _out.query('Beta', beta)
+        _out.query('SortBy', sort_by)
+        _out.query('Reverse', reverse)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            params=_query({
-                'Page': page,
-                'PageSize': page_size,
-                'PhoneNumber': phone_number,
-                'FriendlyName': friendly_name,
-                'Beta': beta,
-                'SortBy': sort_by,
-                'Reverse': reverse,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_local_incoming_phone_numbers(_response)
 
@@ -390,7 +417,7 @@ class RestcommClient:
         _number = 0
         while True:
             _page = self.list_local_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             if _page.next_page_uri in (None, "", "null"):
                 return
             _number += 1
@@ -407,11 +434,14 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_create_local_incoming_phone_number(_response)
 
@@ -433,19 +463,20 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('Page', page)
+        _out.query('PageSize', page_size)
+        _out.query('PhoneNumber', phone_number)
+        _out.query('FriendlyName', friendly_name)
+        _out.query('Beta', beta)
+        _out.query('SortBy', sort_by)
+        _out.query('Reverse', reverse)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            params=_query({
-                'Page': page,
-                'PageSize': page_size,
-                'PhoneNumber': phone_number,
-                'FriendlyName': friendly_name,
-                'Beta': beta,
-                'SortBy': sort_by,
-                'Reverse': reverse,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_toll_free_incoming_phone_numbers(_response)
 
@@ -465,7 +496,7 @@ class RestcommClient:
         _number = 0
         while True:
             _page = self.list_toll_free_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             if _page.next_page_uri in (None, "", "null"):
                 return
             _number += 1
@@ -482,11 +513,14 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_create_toll_free_incoming_phone_number(_response)
 
@@ -508,19 +542,20 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('Page', page)
+        _out.query('PageSize', page_size)
+        _out.query('PhoneNumber', phone_number)
+        _out.query('FriendlyName', friendly_name)
+        _out.query('Beta', beta)
+        _out.query('SortBy', sort_by)
+        _out.query('Reverse', reverse)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "GET",
             _path,
-            params=_query({
-                'Page': page,
-                'PageSize': page_size,
-                'PhoneNumber': phone_number,
-                'FriendlyName': friendly_name,
-                'Beta': beta,
-                'SortBy': sort_by,
-                'Reverse': reverse,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_mobile_incoming_phone_numbers(_response)
 
@@ -540,7 +575,7 @@ class RestcommClient:
         _number = 0
         while True:
             _page = self.list_mobile_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             if _page.next_page_uri in (None, "", "null"):
                 return
             _number += 1
@@ -557,17 +592,20 @@ class RestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_create_mobile_incoming_phone_number(_response)
 
 
 class AsyncRestcommClient:
-    """Asynchronous Restcomm client: Basic auth given once, the account bound once."""
+    """Asynchronous Restcomm client: HTTP Basic given once, the account bound once."""
 
     def __init__(
         self,
@@ -581,9 +619,11 @@ class AsyncRestcommClient:
     ) -> None:
         # The official SDKs take the account from the credentials unless told otherwise.
         self.account_sid = account_sid if account_sid is not None else username
+        self._credentials: dict[str, Any] = {
+            'restcommAuth': (username, password),
+        }
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            auth=(username, password),
             timeout=timeout,
             transport=transport,
         )
@@ -620,19 +660,20 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('Page', page)
+        _out.query('PageSize', page_size)
+        _out.query('PhoneNumber', phone_number)
+        _out.query('FriendlyName', friendly_name)
+        _out.query('Beta', beta)
+        _out.query('SortBy', sort_by)
+        _out.query('Reverse', reverse)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            params=_query({
-                'Page': page,
-                'PageSize': page_size,
-                'PhoneNumber': phone_number,
-                'FriendlyName': friendly_name,
-                'Beta': beta,
-                'SortBy': sort_by,
-                'Reverse': reverse,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_incoming_phone_numbers(_response)
 
@@ -652,7 +693,7 @@ class AsyncRestcommClient:
         _number = 0
         while True:
             _page = await self.list_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             if _page.next_page_uri in (None, "", "null"):
                 return
@@ -670,11 +711,14 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_create_incoming_phone_number(_response)
 
@@ -690,10 +734,13 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_get_incoming_phone_number(_response)
 
@@ -710,11 +757,14 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "PUT",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_update_incoming_phone_number_put(_response)
 
@@ -731,11 +781,14 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_update_incoming_phone_number(_response)
 
@@ -746,10 +799,13 @@ class AsyncRestcommClient:
         """Release one number"""
         _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/{_seg(sid)}.json', 'application/json'
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "DELETE",
             _path,
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_delete_incoming_phone_number(_response)
 
@@ -771,19 +827,20 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('Page', page)
+        _out.query('PageSize', page_size)
+        _out.query('PhoneNumber', phone_number)
+        _out.query('FriendlyName', friendly_name)
+        _out.query('Beta', beta)
+        _out.query('SortBy', sort_by)
+        _out.query('Reverse', reverse)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            params=_query({
-                'Page': page,
-                'PageSize': page_size,
-                'PhoneNumber': phone_number,
-                'FriendlyName': friendly_name,
-                'Beta': beta,
-                'SortBy': sort_by,
-                'Reverse': reverse,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_local_incoming_phone_numbers(_response)
 
@@ -803,7 +860,7 @@ class AsyncRestcommClient:
         _number = 0
         while True:
             _page = await self.list_local_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             if _page.next_page_uri in (None, "", "null"):
                 return
@@ -821,11 +878,14 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Local.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_create_local_incoming_phone_number(_response)
 
@@ -847,19 +907,20 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('Page', page)
+        _out.query('PageSize', page_size)
+        _out.query('PhoneNumber', phone_number)
+        _out.query('FriendlyName', friendly_name)
+        _out.query('Beta', beta)
+        _out.query('SortBy', sort_by)
+        _out.query('Reverse', reverse)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            params=_query({
-                'Page': page,
-                'PageSize': page_size,
-                'PhoneNumber': phone_number,
-                'FriendlyName': friendly_name,
-                'Beta': beta,
-                'SortBy': sort_by,
-                'Reverse': reverse,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_toll_free_incoming_phone_numbers(_response)
 
@@ -879,7 +940,7 @@ class AsyncRestcommClient:
         _number = 0
         while True:
             _page = await self.list_toll_free_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             if _page.next_page_uri in (None, "", "null"):
                 return
@@ -897,11 +958,14 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/TollFree.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_create_toll_free_incoming_phone_number(_response)
 
@@ -923,19 +987,20 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('Page', page)
+        _out.query('PageSize', page_size)
+        _out.query('PhoneNumber', phone_number)
+        _out.query('FriendlyName', friendly_name)
+        _out.query('Beta', beta)
+        _out.query('SortBy', sort_by)
+        _out.query('Reverse', reverse)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "GET",
             _path,
-            params=_query({
-                'Page': page,
-                'PageSize': page_size,
-                'PhoneNumber': phone_number,
-                'FriendlyName': friendly_name,
-                'Beta': beta,
-                'SortBy': sort_by,
-                'Reverse': reverse,
-            }),
-            headers={"Accept": _accept},
+            params=_out.params,
+            headers=_out.all_headers(),
         )
         return _decode_list_mobile_incoming_phone_numbers(_response)
 
@@ -955,7 +1020,7 @@ class AsyncRestcommClient:
         _number = 0
         while True:
             _page = await self.list_mobile_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             if _page.next_page_uri in (None, "", "null"):
                 return
@@ -973,10 +1038,13 @@ class AsyncRestcommClient:
         else:
             _path, _accept = f'/2012-04-24/Accounts/{_seg(self.account_sid)}/IncomingPhoneNumbers/Mobile.json', "application/json"
         # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('restcommAuth',),), self._credentials)
         _response = await self._http.request(
             "POST",
             _path,
-            headers={"Accept": _accept},
-            data=None if body is None else _query(body.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            params=_out.params,
+            headers=_out.all_headers(),
+            data=None if body is None else form_fields(body.model_dump(mode="json", by_alias=True, exclude_unset=True), {}),
         )
         return _decode_create_mobile_incoming_phone_number(_response)

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..runtime import ApiError, basic_credentials, choose_media
-from ..serving import error_response, parse_params, read_form_body, reply
+from ..runtime import ApiError, Schemes, choose_media
+from ..serving import authenticate, error_response, parse_params, read_form_body, reply
 from . import models
 from .wire import XML_SHAPES
 
@@ -51,9 +51,13 @@ __all__ = [
     "create_router",
 ]
 
+# Mount the router here: the path of the contract's default server URL.
+BASE_PATH = '/restcomm'
+SCHEMES: Schemes = {'restcommAuth': ('basic', 'Authorization')}
+
 
 class ListIncomingPhoneNumbersParams(BaseModel):
-    """Path and query parameters of `list-incoming-phone-numbers`."""
+    """Path, query, header and cookie parameters of `list-incoming-phone-numbers`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -101,7 +105,7 @@ class ListIncomingPhoneNumbersCall:
 
 
 class CreateIncomingPhoneNumberParams(BaseModel):
-    """Path and query parameters of `create-incoming-phone-number`."""
+    """Path, query, header and cookie parameters of `create-incoming-phone-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -122,7 +126,7 @@ class CreateIncomingPhoneNumberCall:
 
 
 class GetIncomingPhoneNumberParams(BaseModel):
-    """Path and query parameters of `get-incoming-phone-number`."""
+    """Path, query, header and cookie parameters of `get-incoming-phone-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -146,7 +150,7 @@ class GetIncomingPhoneNumberCall:
 
 
 class UpdateIncomingPhoneNumberPutParams(BaseModel):
-    """Path and query parameters of `update-incoming-phone-number-put`."""
+    """Path, query, header and cookie parameters of `update-incoming-phone-number-put`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -171,7 +175,7 @@ class UpdateIncomingPhoneNumberPutCall:
 
 
 class UpdateIncomingPhoneNumberParams(BaseModel):
-    """Path and query parameters of `update-incoming-phone-number`."""
+    """Path, query, header and cookie parameters of `update-incoming-phone-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -196,7 +200,7 @@ class UpdateIncomingPhoneNumberCall:
 
 
 class DeleteIncomingPhoneNumberParams(BaseModel):
-    """Path and query parameters of `delete-incoming-phone-number`."""
+    """Path, query, header and cookie parameters of `delete-incoming-phone-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -220,7 +224,7 @@ class DeleteIncomingPhoneNumberCall:
 
 
 class ListLocalIncomingPhoneNumbersParams(BaseModel):
-    """Path and query parameters of `list-local-incoming-phone-numbers`."""
+    """Path, query, header and cookie parameters of `list-local-incoming-phone-numbers`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -268,7 +272,7 @@ class ListLocalIncomingPhoneNumbersCall:
 
 
 class CreateLocalIncomingPhoneNumberParams(BaseModel):
-    """Path and query parameters of `create-local-incoming-phone-number`."""
+    """Path, query, header and cookie parameters of `create-local-incoming-phone-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -289,7 +293,7 @@ class CreateLocalIncomingPhoneNumberCall:
 
 
 class ListTollFreeIncomingPhoneNumbersParams(BaseModel):
-    """Path and query parameters of `list-toll-free-incoming-phone-numbers`."""
+    """Path, query, header and cookie parameters of `list-toll-free-incoming-phone-numbers`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -337,7 +341,7 @@ class ListTollFreeIncomingPhoneNumbersCall:
 
 
 class CreateTollFreeIncomingPhoneNumberParams(BaseModel):
-    """Path and query parameters of `create-toll-free-incoming-phone-number`."""
+    """Path, query, header and cookie parameters of `create-toll-free-incoming-phone-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -358,7 +362,7 @@ class CreateTollFreeIncomingPhoneNumberCall:
 
 
 class ListMobileIncomingPhoneNumbersParams(BaseModel):
-    """Path and query parameters of `list-mobile-incoming-phone-numbers`."""
+    """Path, query, header and cookie parameters of `list-mobile-incoming-phone-numbers`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -406,7 +410,7 @@ class ListMobileIncomingPhoneNumbersCall:
 
 
 class CreateMobileIncomingPhoneNumberParams(BaseModel):
-    """Path and query parameters of `create-mobile-incoming-phone-number`."""
+    """Path, query, header and cookie parameters of `create-mobile-incoming-phone-number`."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     account_sid: Annotated[
@@ -428,9 +432,8 @@ class CreateMobileIncomingPhoneNumberCall:
 
 class RestcommImplementation(Protocol):
     """What a server provides: authentication, error bodies, and one method per operation."""
-
     async def authenticate(self, credentials: tuple[str, str] | None, account: str | None) -> Any:
-        """Return who is calling, or raise ApiError (401, 403, ...)."""
+        """Return who is calling, or raise ApiError (401, 403, ...); None: none were sent."""
 
     def reject(self, status: int, problem: str, operation: str, field: str | None) -> ApiError:
         """The provider's error answer for a problem the stub found before calling you."""
@@ -479,13 +482,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def list_incoming_phone_numbers(request: Request, media: str | None) -> Response:
         op = 'list-incoming-phone-numbers'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(ListIncomingPhoneNumbersParams, request, impl, op)
+            params = parse_params(
+                ListIncomingPhoneNumbersParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()), ('Page', 'query', 'form', True, 'scalar', ()), ('PageSize', 'query', 'form', True, 'scalar', ()), ('PhoneNumber', 'query', 'form', True, 'scalar', ()), ('FriendlyName', 'query', 'form', True, 'scalar', ()), ('Beta', 'query', 'form', True, 'scalar', ()), ('SortBy', 'query', 'form', True, 'scalar', ()), ('Reverse', 'query', 'form', True, 'scalar', ()),)
+            )
             result = await impl.list_incoming_phone_numbers(
                 ListIncomingPhoneNumbersCall(principal, params, media, request)
             )
@@ -509,13 +514,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def create_incoming_phone_number(request: Request, media: str | None) -> Response:
         op = 'create-incoming-phone-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(CreateIncomingPhoneNumberParams, request, impl, op)
+            params = parse_params(
+                CreateIncomingPhoneNumberParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()),)
+            )
             body = await read_form_body(
                 models.IncomingPhoneNumberCreateForm, True, request, impl, op, max_body_bytes
             )
@@ -543,13 +550,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def get_incoming_phone_number(request: Request, media: str | None) -> Response:
         op = 'get-incoming-phone-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(GetIncomingPhoneNumberParams, request, impl, op)
+            params = parse_params(
+                GetIncomingPhoneNumberParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()), ('Sid', 'path', 'simple', False, 'scalar', ()),)
+            )
             result = await impl.get_incoming_phone_number(
                 GetIncomingPhoneNumberCall(principal, params, media, request)
             )
@@ -573,13 +582,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def update_incoming_phone_number_put(request: Request, media: str | None) -> Response:
         op = 'update-incoming-phone-number-put'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(UpdateIncomingPhoneNumberPutParams, request, impl, op)
+            params = parse_params(
+                UpdateIncomingPhoneNumberPutParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()), ('Sid', 'path', 'simple', False, 'scalar', ()),)
+            )
             body = await read_form_body(
                 models.IncomingPhoneNumberUpdateForm, False, request, impl, op, max_body_bytes
             )
@@ -606,13 +617,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def update_incoming_phone_number(request: Request, media: str | None) -> Response:
         op = 'update-incoming-phone-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(UpdateIncomingPhoneNumberParams, request, impl, op)
+            params = parse_params(
+                UpdateIncomingPhoneNumberParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()), ('Sid', 'path', 'simple', False, 'scalar', ()),)
+            )
             body = await read_form_body(
                 models.IncomingPhoneNumberUpdateForm, False, request, impl, op, max_body_bytes
             )
@@ -639,13 +652,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def delete_incoming_phone_number(request: Request, media: str | None) -> Response:
         op = 'delete-incoming-phone-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(DeleteIncomingPhoneNumberParams, request, impl, op)
+            params = parse_params(
+                DeleteIncomingPhoneNumberParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()), ('Sid', 'path', 'simple', False, 'scalar', ()),)
+            )
             await impl.delete_incoming_phone_number(
                 DeleteIncomingPhoneNumberCall(principal, params, media, request)
             )
@@ -662,13 +677,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def list_local_incoming_phone_numbers(request: Request, media: str | None) -> Response:
         op = 'list-local-incoming-phone-numbers'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(ListLocalIncomingPhoneNumbersParams, request, impl, op)
+            params = parse_params(
+                ListLocalIncomingPhoneNumbersParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()), ('Page', 'query', 'form', True, 'scalar', ()), ('PageSize', 'query', 'form', True, 'scalar', ()), ('PhoneNumber', 'query', 'form', True, 'scalar', ()), ('FriendlyName', 'query', 'form', True, 'scalar', ()), ('Beta', 'query', 'form', True, 'scalar', ()), ('SortBy', 'query', 'form', True, 'scalar', ()), ('Reverse', 'query', 'form', True, 'scalar', ()),)
+            )
             result = await impl.list_local_incoming_phone_numbers(
                 ListLocalIncomingPhoneNumbersCall(principal, params, media, request)
             )
@@ -692,13 +709,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def create_local_incoming_phone_number(request: Request, media: str | None) -> Response:
         op = 'create-local-incoming-phone-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(CreateLocalIncomingPhoneNumberParams, request, impl, op)
+            params = parse_params(
+                CreateLocalIncomingPhoneNumberParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()),)
+            )
             body = await read_form_body(
                 models.IncomingPhoneNumberCreateForm, True, request, impl, op, max_body_bytes
             )
@@ -726,13 +745,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def list_toll_free_incoming_phone_numbers(request: Request, media: str | None) -> Response:
         op = 'list-toll-free-incoming-phone-numbers'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(ListTollFreeIncomingPhoneNumbersParams, request, impl, op)
+            params = parse_params(
+                ListTollFreeIncomingPhoneNumbersParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()), ('Page', 'query', 'form', True, 'scalar', ()), ('PageSize', 'query', 'form', True, 'scalar', ()), ('PhoneNumber', 'query', 'form', True, 'scalar', ()), ('FriendlyName', 'query', 'form', True, 'scalar', ()), ('Beta', 'query', 'form', True, 'scalar', ()), ('SortBy', 'query', 'form', True, 'scalar', ()), ('Reverse', 'query', 'form', True, 'scalar', ()),)
+            )
             result = await impl.list_toll_free_incoming_phone_numbers(
                 ListTollFreeIncomingPhoneNumbersCall(principal, params, media, request)
             )
@@ -756,13 +777,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def create_toll_free_incoming_phone_number(request: Request, media: str | None) -> Response:
         op = 'create-toll-free-incoming-phone-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(CreateTollFreeIncomingPhoneNumberParams, request, impl, op)
+            params = parse_params(
+                CreateTollFreeIncomingPhoneNumberParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()),)
+            )
             body = await read_form_body(
                 models.IncomingPhoneNumberCreateForm, True, request, impl, op, max_body_bytes
             )
@@ -790,13 +813,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def list_mobile_incoming_phone_numbers(request: Request, media: str | None) -> Response:
         op = 'list-mobile-incoming-phone-numbers'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(ListMobileIncomingPhoneNumbersParams, request, impl, op)
+            params = parse_params(
+                ListMobileIncomingPhoneNumbersParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()), ('Page', 'query', 'form', True, 'scalar', ()), ('PageSize', 'query', 'form', True, 'scalar', ()), ('PhoneNumber', 'query', 'form', True, 'scalar', ()), ('FriendlyName', 'query', 'form', True, 'scalar', ()), ('Beta', 'query', 'form', True, 'scalar', ()), ('SortBy', 'query', 'form', True, 'scalar', ()), ('Reverse', 'query', 'form', True, 'scalar', ()),)
+            )
             result = await impl.list_mobile_incoming_phone_numbers(
                 ListMobileIncomingPhoneNumbersCall(principal, params, media, request)
             )
@@ -820,13 +845,15 @@ def create_router(impl: RestcommImplementation, *, max_body_bytes: int = 1_000_0
     async def create_mobile_incoming_phone_number(request: Request, media: str | None) -> Response:
         op = 'create-mobile-incoming-phone-number'
         try:
-            principal = await impl.authenticate(
-                basic_credentials(request.headers.get("authorization")),
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('restcommAuth',),), True,
                 request.path_params.get('AccountSid'),
             )
             if media is None:
                 raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
-            params = parse_params(CreateMobileIncomingPhoneNumberParams, request, impl, op)
+            params = parse_params(
+                CreateMobileIncomingPhoneNumberParams, request, impl, op, (('AccountSid', 'path', 'simple', False, 'scalar', ()),)
+            )
             body = await read_form_body(
                 models.IncomingPhoneNumberCreateForm, True, request, impl, op, max_body_bytes
             )

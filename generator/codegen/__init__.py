@@ -18,11 +18,12 @@ import secrets
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from numspec.generator.codegen.ir import Parser, UnsupportedSpec
-from numspec.generator.specload import Finding, LoadedSpec, SpecError, load, root_file
+from numspec.generator.codegen.ir import Parser, Provider, Skip, UnsupportedSpec
+from numspec.generator.specload import Finding, LoadedSpec, load, root_file
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "generated"
 MANIFEST = "MANIFEST.json"
@@ -62,25 +63,77 @@ def input_fingerprint(base: Path, names: list[str]) -> str:
     return digest.hexdigest()
 
 
-def generate_files(loaded: LoadedSpec, progress: bool = False) -> dict[str, str]:
-    """Every output file (relative path -> text) for a sound, bundled contract."""
-    # Imported here: datamodel-code-generator is slow to import and `--check` rarely needs it.
-    from numspec.generator.codegen.render import render_provider, render_runtime
+@dataclass
+class Outcome:
+    """What one generation made: the files, and the operations it had to leave out."""
 
+    files: dict[str, str]
+    total: int                       # operations in the document (path + method)
+    generated: int
+    skipped: list[Skip] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)   # one line each, for the CLI
+
+
+def build(loaded: LoadedSpec, progress: bool = False) -> Outcome:
+    """Every output file for the operations the generator can express; the rest skipped."""
+    # Imported here: datamodel-code-generator is slow to import and `--check` rarely needs it.
+    from numspec.generator.codegen.render import (
+        render_provider,
+        render_runtime,
+        render_shared_models,
+    )
+
+    shown = loaded.display(loaded.root)
     parser = Parser(loaded.document)
-    try:
-        providers = parser.providers()
-    except UnsupportedSpec as exc:
-        raise SpecError([Finding(loaded.display(loaded.root), "", str(exc))]) from None
-    files = {"openapi.json": loaded.to_json(), "__init__.py": render_runtime("init")}
-    files["runtime.py"] = render_runtime("runtime")
-    files["serving.py"] = render_runtime("serving")
+    providers = parser.providers()
+    outcome = Outcome({"openapi.json": loaded.to_json(), "__init__.py": render_runtime("init")},
+                      parser.total, 0, parser.skipped)
+    outcome.files["runtime.py"] = render_runtime("runtime")
+    outcome.files["serving.py"] = render_runtime("serving")
+    shared = None
+    if shares_schemas(providers):
+        try:
+            outcome.files["models.py"], shared = render_shared_models(parser, providers)
+        except Exception as exc:  # noqa: BLE001 - then each provider on its own, below
+            outcome.errors.append(f"{shown}: shared models not generated ({type(exc).__name__}: "
+                                  f"{' '.join(str(exc).split())[:300]}); trying per provider")
     for provider in providers:
         if progress:
             print(f"  {provider.prefix}: {len(provider.operations)} operations", file=sys.stderr)
-        for name, text in render_provider(parser, provider).items():
-            files[f"{provider.package}/{name}"] = text
-    return files
+        try:
+            rendered, dropped = render_provider(parser, provider, shared)
+        except Exception as exc:  # noqa: BLE001 - one provider's failure must not sink the rest
+            pointer = getattr(exc, "pointer", "")
+            cause = str(exc) if isinstance(exc, UnsupportedSpec) else f"{type(exc).__name__}: {exc}"
+            cause = " ".join(cause.split())[:400]
+            outcome.errors.append(f"{shown}{' ' + pointer if pointer else ''}: "
+                                  f"provider {provider.tag!r} not generated: {cause}")
+            outcome.skipped += [Skip(op.method, op.path, op.operation_id,
+                                     f"its provider {provider.tag!r} failed", pointer)
+                                for op in provider.operations]
+            continue
+        outcome.skipped += dropped
+        if not provider.operations:
+            continue
+        for name, text in rendered.items():
+            outcome.files[f"{provider.package}/{name}"] = text
+        outcome.generated += sum(len(op.routes) for op in provider.operations)
+    return outcome
+
+
+def shares_schemas(providers: list[Provider]) -> bool:
+    """True when some schema is used by two providers (our contract's two share none)."""
+    seen: set[str] = set()
+    for provider in providers:
+        if seen & provider.schema_names:
+            return True
+        seen |= provider.schema_names
+    return False
+
+
+def generate_files(loaded: LoadedSpec, progress: bool = False) -> dict[str, str]:
+    """Every output file (relative path -> text) for a bundled contract."""
+    return build(loaded, progress).files
 
 
 def manifest_text(fingerprint: str, spec: list[str], files: dict[str, str]) -> str:
@@ -213,16 +266,30 @@ def write_atomically(out: Path, files: dict[str, str]) -> None:
         raise
 
 
-def refuse_unsound(loaded: LoadedSpec) -> None:
-    from numspec.generator.lint import lint
+def lint_findings(loaded: LoadedSpec) -> list[Finding]:
+    """Lint's quick rules: advice printed by `generate`, never a reason to stop."""
+    from numspec.generator.lint import QUICK_RULES, lint
 
-    findings = lint(loaded)
-    if findings:
-        raise SpecError(findings)
+    return lint(loaded, rules=QUICK_RULES)
+
+
+def report_findings(findings: list[Finding], verbose: bool) -> None:
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = len(findings) - len(errors)
+    shown = findings if verbose else errors[:MAX_SHOWN]
+    for finding in shown:
+        print(finding.line_text(), file=sys.stderr)
+    if len(shown) < len(findings):
+        print(f"lint: {len(errors)} error(s), {warnings} warning(s) in the document; "
+              "--verbose lists them all, `numspec lint` checks in full", file=sys.stderr)
+
+
+MAX_SHOWN = 10
 
 
 def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    verbose = bool(getattr(args, "verbose", False))
     out = Path(args.out) if args.out else DEFAULT_OUT
     root = root_file(args.spec)
     if args.check and fast_check(out, root):
@@ -235,10 +302,33 @@ def main(args: argparse.Namespace) -> int:
         except OutputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    refuse_unsound(loaded)
-    if not args.check:
-        print(f"generating into {out} ...", file=sys.stderr)
-    files = generate_files(loaded, progress=not args.check)
+    shown = loaded.display(loaded.root)
+    try:
+        report_findings(lint_findings(loaded), verbose)
+        if not args.check:
+            print(f"generating into {out} ...", file=sys.stderr)
+        outcome = build(loaded, progress=verbose and not args.check)
+    except RecursionError:
+        print(f"error: {shown}: the document nests too deeply to generate from", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - never a traceback: one line naming the cause
+        print(f"error: {shown}: generation failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    for line in outcome.errors:
+        print(f"error: {line}", file=sys.stderr)
+    for skip in outcome.skipped:
+        print(skip, file=sys.stderr)
+    print(f"{outcome.generated} of {outcome.total} operations generated"
+          + (f", {outcome.total - outcome.generated} skipped" if outcome.skipped else ""),
+          file=sys.stderr)
+    if outcome.total and not outcome.generated:
+        print(f"error: {shown}: no operation could be generated; nothing written", file=sys.stderr)
+        return 1
+    if outcome.skipped and getattr(args, "fail_on_skip", False):
+        print("error: operations were skipped and --fail-on-skip was given; nothing written",
+              file=sys.stderr)
+        return 1
+    files = outcome.files
     names = spec_names(loaded)
     files[MANIFEST] = manifest_text(input_fingerprint(loaded.root.parent, names), names, files)
     if args.check:
