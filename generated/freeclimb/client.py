@@ -73,6 +73,35 @@ def _decode_list_available_numbers(response: httpx.Response) -> models.Available
     return models.AvailableNumberList.model_validate_json(response.content)
 
 
+def _decode_list_applications(response: httpx.Response) -> models.ApplicationList:
+    if response.status_code != 200:
+        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError}.get(response.status_code))
+    return models.ApplicationList.model_validate_json(response.content)
+
+
+def _decode_create_an_application(response: httpx.Response) -> models.Application:
+    if response.status_code != 201:
+        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}.get(response.status_code))
+    return models.Application.model_validate_json(response.content)
+
+
+def _decode_get_an_application(response: httpx.Response) -> models.Application:
+    if response.status_code != 200:
+        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}.get(response.status_code))
+    return models.Application.model_validate_json(response.content)
+
+
+def _decode_update_an_application(response: httpx.Response) -> models.Application:
+    if response.status_code != 200:
+        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}.get(response.status_code))
+    return models.Application.model_validate_json(response.content)
+
+
+def _decode_delete_an_application(response: httpx.Response) -> None:
+    if response.status_code != 204:
+        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}.get(response.status_code))
+
+
 class FreeClimbClient:
     """Synchronous FreeClimb client: Basic auth given once, the account bound once."""
 
@@ -313,6 +342,102 @@ class FreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _response = self._http.get(_link, headers={"Accept": "application/json"})
             _page = _decode_list_available_numbers(_response)
+
+    def list_applications(
+        self,
+        *,
+        alias: str | None = None,
+        cursor: str | None = None,
+    ) -> models.ApplicationList:
+        """List the account's applications"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
+            "GET",
+            _path,
+            params=_query({
+                'alias': alias,
+                'cursor': cursor,
+            }),
+            headers={"Accept": _accept},
+        )
+        return _decode_list_applications(_response)
+
+    def iter_applications(
+        self,
+        *,
+        alias: str | None = None,
+        cursor: str | None = None,
+    ) -> Iterator[models.Application]:
+        """Every item of `list_applications`, fetching further pages as needed."""
+        _page = self.list_applications(alias=alias, cursor=cursor, )
+        while True:
+            yield from _page.applications
+            _link = _page.next_page_uri
+            if not _link:
+                return
+            # The link is relative to the base URL and carries a cursor holding the filters.
+            _response = self._http.get(_link, headers={"Accept": "application/json"})
+            _page = _decode_list_applications(_response)
+
+    def create_an_application(
+        self,
+        body: models.ApplicationRequest | None = None,
+    ) -> models.Application:
+        """Create an application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
+            "POST",
+            _path,
+            headers={"Accept": _accept},
+            json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        )
+        return _decode_create_an_application(_response)
+
+    def get_an_application(
+        self,
+        application_id: str,
+    ) -> models.Application:
+        """Get one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
+            "GET",
+            _path,
+            headers={"Accept": _accept},
+        )
+        return _decode_get_an_application(_response)
+
+    def update_an_application(
+        self,
+        application_id: str,
+        body: models.ApplicationRequest | None = None,
+    ) -> models.Application:
+        """Update one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
+            "POST",
+            _path,
+            headers={"Accept": _accept},
+            json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        )
+        return _decode_update_an_application(_response)
+
+    def delete_an_application(
+        self,
+        application_id: str,
+    ) -> None:
+        """Delete one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = self._http.request(
+            "DELETE",
+            _path,
+            headers={"Accept": _accept},
+        )
+        return _decode_delete_an_application(_response)
 
 
 class AsyncFreeClimbClient:
@@ -557,3 +682,100 @@ class AsyncFreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _response = await self._http.get(_link, headers={"Accept": "application/json"})
             _page = _decode_list_available_numbers(_response)
+
+    async def list_applications(
+        self,
+        *,
+        alias: str | None = None,
+        cursor: str | None = None,
+    ) -> models.ApplicationList:
+        """List the account's applications"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
+            "GET",
+            _path,
+            params=_query({
+                'alias': alias,
+                'cursor': cursor,
+            }),
+            headers={"Accept": _accept},
+        )
+        return _decode_list_applications(_response)
+
+    async def iter_applications(
+        self,
+        *,
+        alias: str | None = None,
+        cursor: str | None = None,
+    ) -> AsyncIterator[models.Application]:
+        """Every item of `list_applications`, fetching further pages as needed."""
+        _page = await self.list_applications(alias=alias, cursor=cursor, )
+        while True:
+            for _item in _page.applications:
+                yield _item
+            _link = _page.next_page_uri
+            if not _link:
+                return
+            # The link is relative to the base URL and carries a cursor holding the filters.
+            _response = await self._http.get(_link, headers={"Accept": "application/json"})
+            _page = _decode_list_applications(_response)
+
+    async def create_an_application(
+        self,
+        body: models.ApplicationRequest | None = None,
+    ) -> models.Application:
+        """Create an application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
+            "POST",
+            _path,
+            headers={"Accept": _accept},
+            json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        )
+        return _decode_create_an_application(_response)
+
+    async def get_an_application(
+        self,
+        application_id: str,
+    ) -> models.Application:
+        """Get one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
+            "GET",
+            _path,
+            headers={"Accept": _accept},
+        )
+        return _decode_get_an_application(_response)
+
+    async def update_an_application(
+        self,
+        application_id: str,
+        body: models.ApplicationRequest | None = None,
+    ) -> models.Application:
+        """Update one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
+            "POST",
+            _path,
+            headers={"Accept": _accept},
+            json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        )
+        return _decode_update_an_application(_response)
+
+    async def delete_an_application(
+        self,
+        application_id: str,
+    ) -> None:
+        """Delete one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _response = await self._http.request(
+            "DELETE",
+            _path,
+            headers={"Accept": _accept},
+        )
+        return _decode_delete_an_application(_response)
