@@ -29,6 +29,7 @@ from numspec.emulator.errors import (
     freeclimb_error,
     restcomm_error,
 )
+from numspec.emulator.freeclimb_applications import Applications
 from numspec.emulator.freeclimb_logic import FreeClimb
 from numspec.emulator.restcomm_logic import Restcomm
 from numspec.emulator.store import Store
@@ -92,6 +93,7 @@ class FreeClimbService:
 
     def __init__(self, store: Store) -> None:
         self.logic = FreeClimb(store)
+        self.applications = Applications(store, self.logic)
         self.store = store
 
     async def authenticate(self, credentials: tuple[str, str] | None, account: str | None) -> Account:
@@ -144,6 +146,34 @@ class FreeClimbService:
         return await _call_in_thread(lambda: self.logic.list_available_numbers(
             call.principal, _wire(p, "cursor"), p.cursor),
             fc.AvailableNumberList)
+
+    async def list_applications(self, call: fc_server.ListApplicationsCall) -> fc.ApplicationList:
+        p = call.params
+        return _call(lambda: self.applications.list_applications(
+            call.principal, p.account_id, _wire(p, "account_id", "cursor"), p.cursor),
+            fc.ApplicationList)
+
+    async def create_an_application(self, call: fc_server.CreateAnApplicationCall) -> fc.Application:
+        return _call(lambda: self.applications.create_an_application(
+            call.principal, call.params.account_id, _wire(call.body)), fc.Application)
+
+    async def get_an_application(self, call: fc_server.GetAnApplicationCall) -> fc.Application:
+        return _call(lambda: self.applications.get_an_application(
+            call.principal, call.params.account_id, call.params.application_id), fc.Application)
+
+    async def update_an_application(self, call: fc_server.UpdateAnApplicationCall) -> fc.Application:
+        body = None if call.body is None else call.body.model_dump(
+            mode="json", by_alias=True, exclude_unset=True)  # keeps an explicit voiceUrl: null
+        return _call(lambda: self.applications.update_an_application(
+            call.principal, call.params.account_id, call.params.application_id, body),
+            fc.Application)
+
+    async def delete_an_application(self, call: fc_server.DeleteAnApplicationCall) -> None:
+        try:
+            self.applications.delete_an_application(
+                call.principal, call.params.account_id, call.params.application_id)
+        except ProviderError as error:
+            raise _answer(error) from None
 
 
 class RestcommService:

@@ -337,6 +337,8 @@ class FreeClimb:
                     raise freeclimb_error(
                         403, FC_FORBIDDEN, "The account already has the most numbers this "
                         f"server allows ({self.store.max_numbers_per_account}); release one first")
+                if application_id is not None:
+                    check_application(conn, account_id, application_id)
                 line = Store.take_from_pool(conn, phone_number)
                 if line is None:
                     raise _not_available()
@@ -401,6 +403,8 @@ class FreeClimb:
             row = _owned(conn, account_id, phone_number_id)
             if row is None:
                 raise _not_found()
+            if changes.get("application_id") is not None:
+                check_application(conn, account_id, changes["application_id"])
             changes.update(_campaign_columns(row, body or {}, self.store.now_ms()))
             sets = "".join(f"{column} = ?, " for column in changes)
             conn.execute(
@@ -500,6 +504,14 @@ def _budget() -> Iterator[None]:
     except QueryBudgetExceeded:
         raise _invalid("the filters took too long to run; use a simpler phoneNumber pattern"
                        ) from None
+
+
+def check_application(conn: sqlite3.Connection, account_id: str, application_id: str) -> None:
+    """A number may only name one of its own account's applications (400 otherwise; FreeClimb
+    does not document its answer, see the contract)."""
+    if conn.execute("SELECT 1 FROM applications WHERE sid = ? AND account_sid = ?",
+                    (application_id, account_id)).fetchone() is None:
+        raise _invalid(f"applicationId {application_id} names no application of this account")
 
 
 def _capped_count(conn: sqlite3.Connection, table: str, where: str, params: list[Any]) -> int:

@@ -185,6 +185,36 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ("DELETE FROM cursors "
          "WHERE created_at < (CAST(strftime('%s', 'now') AS INTEGER) - 3600) * 1000"),
     ),
+    # v5: FreeClimb applications, the target of a number's applicationId. Ids numbers already
+    # carry become applications (no URLs yet) of the account of the oldest number naming
+    # them, so no link an older file holds is lost.
+    (
+        """CREATE TABLE applications (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            sid TEXT NOT NULL UNIQUE,
+            account_sid TEXT NOT NULL REFERENCES accounts(sid),
+            alias TEXT,
+            voice_url TEXT,
+            voice_fallback_url TEXT,
+            call_connect_url TEXT,
+            status_callback_url TEXT,
+            sms_url TEXT,
+            sms_fallback_url TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            revision INTEGER NOT NULL DEFAULT 1
+        )""",
+        "CREATE INDEX applications_account ON applications(account_sid, id)",
+        """INSERT INTO applications (sid, account_sid, created_at, updated_at)
+            SELECT application_id, account_sid, created_at, created_at FROM numbers AS n
+            WHERE provider = 'freeclimb' AND application_id IS NOT NULL
+              AND id = (SELECT id FROM numbers
+                        WHERE provider = 'freeclimb' AND application_id = n.application_id
+                        ORDER BY created_at, id LIMIT 1)""",
+        # Deleting an application unlinks its numbers; this finds them without a scan.
+        """CREATE INDEX numbers_application ON numbers(application_id)
+            WHERE application_id IS NOT NULL""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -79,6 +79,7 @@ def provider_document(loaded: LoadedSpec, provider: str) -> dict[str, Any]:
     """The bundled contract cut down to one provider, its servers left to `--url`."""
     doc = copy.deepcopy(loaded.document)
     doc.pop("servers", None)
+    doc.pop("webhooks", None)  # what the provider sends, not what its server answers
     paths = {}
     for path, item in doc.get("paths", {}).items():
         ops = [v for k, v in item.items() if isinstance(v, dict) and "operationId" in v]

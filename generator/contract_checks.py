@@ -337,6 +337,31 @@ def _owned_number(case: Any, consume: bool) -> str | None:
         return ids.pop() if consume else ids[-1]
 
 
+_applications: dict[str, str] = {}
+APPLICATION_ID = re.compile(r"AP[0-9a-fA-F]{40}")
+
+
+def _application(account: str) -> str | None:
+    """FreeClimb: an application of the account, so a number's `applicationId` names a real
+    one (the contract refuses any other with 400). Made once and checked before each use:
+    a test case may have deleted it (Schemathesis reuses ids it saw in answers)."""
+    base = f"{setting('url')}/Accounts/{account}/Applications"
+    with _supply_lock:
+        known = _applications.get(account)
+        if known is not None:
+            answer = _call("GET", f"{base}/{known}")
+            if answer is None or answer.status_code != 200:
+                del _applications[account]
+        if account not in _applications:
+            answer = _call("POST", base, json={"alias": "numspec contract"})
+            data = answer.json() if answer is not None and answer.status_code == 201 else None
+            app_id = data.get("applicationId") if isinstance(data, dict) else None
+            if not isinstance(app_id, str):
+                return None
+            _applications[account] = app_id
+        return _applications[account]
+
+
 def _turn(key: str, of: int) -> int:
     """Deterministic round robin: 0, 1, ..., of - 1, 0, ... per key."""
     with _supply_lock:
@@ -363,7 +388,8 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
 
     Where the contract offers JSON and XML, requests take turns asking for none, one and the
     other (Accept). Valid buys get a number from the pool (FreeClimb) or become SIP numbers with a fresh
-    number (Restcomm, two creates in three), and every other valid case on one number names
+    number (Restcomm, two creates in three); a valid FreeClimb `applicationId` in a buy or an
+    update names a real application of the account; every other valid case on one number names
     a number the account really owns; the rest keep their generated values, so the 404 and
     "not available" answers are still exercised. Values are replaced with new containers,
     never edited in place: Schemathesis derives later cases from the same dicts.
@@ -390,11 +416,17 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
                 and E164.fullmatch(body["phoneNumber"])):
             number = _available_number()
             if number:
-                case.body = {**body, "phoneNumber": number}
+                case.body = body = {**body, "phoneNumber": number}
         elif (provider == "restcomm" and op_id.startswith("create-") and "isSIP" not in body
                 and isinstance(body.get("PhoneNumber"), str)  # any text: the contract allows it
                 and _my_turn("create", 2, 3)):
             case.body = {**body, "isSIP": True, "PhoneNumber": _fresh_sip_number()}
+        if (provider == "freeclimb" and op_id in ("buy-a-phone-number", "update-an-incoming-number")
+                and isinstance(body.get("applicationId"), str)
+                and APPLICATION_ID.fullmatch(body["applicationId"])):
+            app_id = _application(str((case.path_parameters or {}).get("accountId", "")))
+            if app_id:
+                case.body = {**body, "applicationId": app_id}
     param = NUMBER_PARAM.get(provider, "")
     params = case.path_parameters
     if (params and param in params and not meta.is_negative_at(ParameterLocation.PATH)

@@ -36,16 +36,14 @@ def provider_document(document: Document, tag: str, try_it_base: str | None = No
     ("" makes them host-relative, e.g. "/apiserver").
     """
     doc = copy.deepcopy(document)
-    paths: dict[str, Any] = {}
-    for path, item in (doc.get("paths") or {}).items():
-        if not isinstance(item, dict):
-            continue
-        kept = {k: v for k, v in item.items()
-                if k not in HTTP_METHODS or tag in (v.get("tags") or [] if isinstance(v, dict) else [])}
-        if any(m in kept for m in HTTP_METHODS):
-            paths[path] = kept
+    paths = _tagged(doc.get("paths"), tag)
     doc["paths"] = paths
-    doc.pop("webhooks", None)
+    # Webhooks (what the provider sends) are cut by their tag like the operations.
+    webhooks = _tagged(doc.get("webhooks"), tag)
+    if webhooks:
+        doc["webhooks"] = _inline_refs(doc, webhooks)
+    else:
+        doc.pop("webhooks", None)
     doc["tags"] = [t for t in doc.get("tags") or [] if isinstance(t, dict) and t.get("name") == tag]
     meta: dict[str, Any] = next(iter(doc["tags"]), {})
     info = dict(doc.get("info") or {})
@@ -71,6 +69,39 @@ def provider_document(document: Document, tag: str, try_it_base: str | None = No
     if try_it_base is not None:
         _rebase_servers(doc, try_it_base)
     return doc
+
+
+def _tagged(items: Any, tag: str) -> dict[str, Any]:
+    """The path items (of `paths` or `webhooks`) with only their operations tagged `tag`;
+    items left with none are dropped."""
+    kept_items: dict[str, Any] = {}
+    for name, item in (items or {}).items():
+        if not isinstance(item, dict):
+            continue
+        kept = {k: v for k, v in item.items()
+                if k not in HTTP_METHODS or tag in (v.get("tags") or [] if isinstance(v, dict) else [])}
+        if any(m in kept for m in HTTP_METHODS):
+            kept_items[name] = kept
+    return kept_items
+
+
+def _inline_refs(doc: Document, node: Any, seen: tuple[str, ...] = ()) -> Any:
+    """`node` with every local `$ref` copied in (a ref back into its own chain stays a ref).
+
+    For webhooks only: Swagger UI 5 does not resolve refs under `webhooks`, so an XML answer
+    drew as an empty `<notagname/>` and referenced parameters and bodies went missing.
+    """
+    if isinstance(node, list):
+        return [_inline_refs(doc, v, seen) for v in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and ref not in seen:
+        target = specload.resolve_pointer(doc, ref[1:])
+        siblings = {k: v for k, v in node.items() if k != "$ref"}
+        inlined = _inline_refs(doc, copy.deepcopy(target), seen + (ref,))
+        return {**inlined, **siblings} if isinstance(inlined, dict) else inlined
+    return {k: _inline_refs(doc, v, seen) for k, v in node.items()}
 
 
 def _prune_components(doc: Document, components: dict[str, Any]) -> dict[str, Any]:

@@ -482,6 +482,69 @@ def unbundled_components(loaded: LoadedSpec, sources: Mapping[Path, Doc]) -> Ite
 
 
 # ---------------------------------------------------------------------------------------------
+# h. webhooks: what a provider sends, checked like the operations (examples: check_examples)
+
+
+def _resolved(doc: Doc, node: Any) -> dict[str, Any]:
+    ref = _dict(node).get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        try:
+            return _dict(resolve_pointer(doc, ref[1:]))
+        except KeyError:
+            return {}  # check_references reports it
+    return _dict(node)
+
+
+def check_webhooks(doc: Doc) -> Iterator[Problem]:
+    """Each webhook names one provider tag and an operationId no operation uses; what the
+    provider always sends is required (the body, or each query payload) and lists its
+    always-sent fields; each payload has an example and each webhook a 2xx answer."""
+    providers = {t.get("name") for t in _list(doc.get("tags")) if isinstance(t, dict)}
+    ids = {op.get("operationId") for _, _, _, op in _operations(doc)}
+    for name, item in _dict(doc.get("webhooks")).items():
+        item = _resolved(doc, item)
+        for method in HTTP_METHODS:
+            op = item.get(method)
+            if not isinstance(op, dict):
+                continue
+            ptr, where = pointer_join("/webhooks", name, method), f"webhook {name} {method.upper()}"
+            if len([t for t in _list(op.get("tags")) if t in providers]) != 1:
+                yield pointer_join(ptr, "tags"), f"{where} must carry exactly one provider tag"
+            op_id = op.get("operationId")
+            if not isinstance(op_id, str) or op_id in ids:
+                yield ptr, f"{where} needs an operationId of its own"
+            ids.add(op_id)
+            # (pointer, the payload's schema, whether it needs an example of its own)
+            payloads: list[tuple[str, dict[str, Any], bool]] = []
+            if "requestBody" in op:
+                body = _resolved(doc, op["requestBody"])
+                if body.get("required") is not True:
+                    yield pointer_join(ptr, "requestBody"), f"{where}: the provider always sends its body; mark it required"
+                for media, content in _dict(body.get("content")).items():
+                    content = _dict(content)
+                    payloads.append((pointer_join(ptr, "requestBody", "content", media),
+                                     _resolved(doc, content.get("schema")),
+                                     "example" not in content and "examples" not in content))
+            for i, param in enumerate(_list(op.get("parameters"))):
+                param = _resolved(doc, param)
+                if param.get("in") == "query" and param.get("explode") and param.get("style", "form") == "form":
+                    if param.get("required") is not True:
+                        yield pointer_join(ptr, "parameters", i), f"{where}: the query payload is always sent; mark it required"
+                    # a query payload mirrors a body; its example lives there
+                    payloads.append((pointer_join(ptr, "parameters", i),
+                                     _resolved(doc, param.get("schema")), False))
+            if method in ("post", "put", "patch") and not payloads:
+                yield ptr, f"{where} describes no payload"
+            for payload_ptr, schema, no_example in payloads:
+                if schema.get("type") == "object" and not _list(schema.get("required")):
+                    yield payload_ptr, f"{where}: the payload schema names no field the provider always sends"
+                if no_example and "examples" not in schema and "example" not in schema:
+                    yield payload_ptr, f"{where}: the payload has no example"
+            if not any(str(code).startswith("2") for code in _dict(op.get("responses"))):
+                yield pointer_join(ptr, "responses"), f"{where} documents no 2xx answer"
+
+
+# ---------------------------------------------------------------------------------------------
 # Putting it together
 
 # Errors: the document is not valid OpenAPI or refers to what is not there. Warnings: advice
@@ -490,7 +553,7 @@ RULES: tuple[tuple[Rule, str], ...] = (
     (check_openapi, ERROR), (check_openapi_semantics, ERROR), (check_references, ERROR),
     (check_security, ERROR), (check_operation_ids_unique, ERROR), (check_examples, WARNING),
     (check_4xx, WARNING), (check_operation_ids_present, WARNING),
-    (check_unused_components, WARNING),
+    (check_unused_components, WARNING), (check_webhooks, WARNING),
 )
 # What `numspec generate` runs: all but the per-schema semantic pass, which costs more than
 # generating (GitHub's document: ~30 s); what it would find, generation meets as a skip.

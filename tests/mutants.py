@@ -261,6 +261,25 @@ class DeleteKeeps(FreeClimbService):
         await self.get_an_incoming_number(call)  # type: ignore[arg-type]  # 403/404 as before
 
 
+class ApplicationNotStored(FreeClimbService):
+    """Create answers 201 with a well-formed application, but nothing is stored."""
+
+    async def create_an_application(
+        self, call: fc_server.CreateAnApplicationCall
+    ) -> fc.Application:
+        made = await super().create_an_application(call)
+        with self.store.write() as conn:
+            conn.execute("DELETE FROM applications WHERE sid = ?", (made.application_id,))
+        return made
+
+
+class ApplicationDeleteKeeps(FreeClimbService):
+    """DELETE answers 204 for an owned application but the application stays."""
+
+    async def delete_an_application(self, call: fc_server.DeleteAnApplicationCall) -> None:
+        await self.get_an_application(call)  # type: ignore[arg-type]  # 403/404 as before
+
+
 class BoughtStaysAvailable(FreeClimbService):
     """A bought number is put straight back in the pool, so it can be sold twice."""
 
@@ -444,6 +463,14 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in [
            _wrap(_json_rewrite("/apiserver/Accounts",
                                _each_number("phoneNumberId", _uri_names_the_list))),
            caught_by="number_uri_names_it"),
+    Mutant("fc-application-not-stored", "freeclimb",
+           "create-an-application answers 201 but stores nothing",
+           _service(ApplicationNotStored),
+           caught_by="Created resource not found", phases="stateful"),
+    Mutant("fc-application-delete-keeps", "freeclimb",
+           "delete-an-application answers 204 but the application stays",
+           _service(ApplicationDeleteKeeps),
+           caught_by="deleted_number_is_gone", phases="stateful"),
     # Restcomm
     Mutant("rc-xml-element-misnamed", "restcomm", "XML says <Name> instead of <FriendlyName>",
            _wrap(_xml_friendly_name_misnamed),

@@ -33,7 +33,7 @@ AUTH = {
 }
 PREFIX = {"freeclimb": "/apiserver", "restcomm": "/restcomm"}
 SEED = "1"
-DECLARED_LINKS = {"freeclimb": 3, "restcomm": 12}
+DECLARED_LINKS = {"freeclimb": 6, "restcomm": 12}
 
 
 def contract(provider: str, base: str, *extra: str,

@@ -74,6 +74,17 @@ def operations_by_tag(document: dict[str, Any]) -> dict[str, set[tuple[str, str,
     return found
 
 
+def webhooks_by_tag(document: dict[str, Any]) -> dict[str, set[tuple[str, str, str]]]:
+    """(METHOD, webhook name, operationId) per provider tag: Swagger UI shows the name as the path."""
+    found: dict[str, set[tuple[str, str, str]]] = {}
+    for name, item in (document.get("webhooks") or {}).items():
+        for method in specload.HTTP_METHODS:
+            op = item.get(method)
+            for tag in (op or {}).get("tags") or []:
+                found.setdefault(tag, set()).add((method.upper(), name, op["operationId"]))
+    return found
+
+
 def rendered_operations(page: Page, tag: str) -> set[tuple[str, str, str]]:
     blocks = page.locator(f'section[data-provider="{tag}"] .opblock')
     result: set[tuple[str, str, str]] = set()
@@ -108,6 +119,8 @@ def test_file_page_renders_every_operation_of_both_providers(
     page.goto(built_page.as_uri())
     expected = operations_by_tag(document)
     assert set(expected) == {"freeclimb", "restcomm"}
+    for tag, hooks in webhooks_by_tag(document).items():
+        expected[tag] |= hooks  # shown as operations too, in a Webhooks part of the section
     page.wait_for_function(
         "n => document.querySelectorAll('.opblock').length >= n",
         arg=sum(len(ops) for ops in expected.values()))
@@ -126,6 +139,39 @@ def test_file_page_renders_every_operation_of_both_providers(
     # Read-only file: no "Try it out", and no Authorize button or lock, anywhere.
     assert page.locator(".try-out__btn").count() == 0
     assert page.locator(".auth-wrapper .authorize, .authorization__btn").count() == 0
+    assert recorder.errors == []
+
+
+def test_each_providers_webhooks_appear_in_its_own_section(
+        context: BrowserContext, built_page: Path, document: dict[str, Any]) -> None:
+    page = context.new_page()
+    recorder = Recorder(page)
+    page.goto(built_page.as_uri())
+    hooks = webhooks_by_tag(document)
+    assert {name for ops in hooks.values() for _, name, _ in ops} == {
+        "freeclimb-inboundCall", "freeclimb-messageDelivery", "freeclimb-callStatus",
+        "restcomm-inboundCall", "restcomm-inboundSms", "restcomm-statusCallback"}
+    for tag, ops in hooks.items():
+        part = page.locator(f'section[data-provider="{tag}"] .webhooks')
+        part.locator(".opblock").first.wait_for()
+        assert "Webhooks" in part.inner_text()
+        shown = {(b.locator(".opblock-summary-method").inner_text().strip(),
+                  b.locator(".opblock-summary-path").get_attribute("data-path") or "")
+                 for b in part.locator(".opblock").all()}
+        assert shown == {(method, name) for method, name, _ in ops}
+    # Expanded, a webhook shows what the provider sends: FreeClimb's signature header and
+    # event fields, Restcomm's form fields with the literal "null".
+    fc_hook = page.locator('section[data-provider="freeclimb"] .webhooks .opblock').filter(
+        has_text="freeclimb-inboundCall")
+    fc_hook.locator(".opblock-summary-control").click()
+    fc_text = fc_hook.inner_text()
+    assert "FreeClimb-Signature" in fc_text and "parentCallId" in fc_text and "Say" in fc_text
+    rc_hook = page.locator('section[data-provider="restcomm"] .webhooks .opblock-post').filter(
+        has_text="restcomm-inboundCall")
+    rc_hook.locator(".opblock-summary-control").click()
+    rc_text = rc_hook.inner_text()
+    assert "ForwardedFrom" in rc_text and "application/x-www-form-urlencoded" in rc_text
+    assert "<Response>" in rc_text and "<Say>Thanks for calling.</Say>" in rc_text
     assert recorder.errors == []
 
 
@@ -221,15 +267,20 @@ def test_paths_wrap_only_before_a_slash(context: BrowserContext, built_page: Pat
     page.goto(built_page.as_uri())
     page.wait_for_selector('section[data-provider="restcomm"] .opblock')
     page.screenshot(path=str(shots / f"docs-side-by-side-{width}.png"), full_page=True)
-    summaries = wrapped_paths(page, ".opblock-summary-path")
+    # Webhooks show their name where operations show a path; only paths are checked here.
+    selector = ".opblock-tag-section .opblock-summary-path"
     operations = sum(len(ops) for ops in operations_by_tag(document).values())
+    page.wait_for_function("([s, n]) => document.querySelectorAll(s).length >= n",
+                           arg=[selector, operations])
+    summaries = wrapped_paths(page, selector)
     assert len(summaries) == operations and any(len(lines) > 1 for lines in summaries)
     for lines in summaries:
         assert all(line.lstrip("\u200b").startswith("/") for line in lines), lines
     page.click('nav.views button[data-view="equivalents"]')
     page.screenshot(path=str(shots / f"docs-equivalents-{width}.png"), full_page=True)
     cells = wrapped_paths(page, "#map-operations code.path")
-    assert len(cells) == operations and any(len(lines) > 1 for lines in cells)
+    paired = sum(1 for *_, op in docs.iter_operations(document) if "x-numspec-equivalent" in op)
+    assert len(cells) == paired and any(len(lines) > 1 for lines in cells)
     for lines in cells:
         assert all(line.startswith("/") for line in lines), lines
     # The tables fit the page: no column is pushed out of sight.

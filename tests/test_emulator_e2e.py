@@ -70,7 +70,6 @@ email = "ops@elsewhere.example"
 auth_token = "{_md5(RC_ELSEWHERE[1])}"
 organization_sid = "OR{"e" * 32}"
 """
-APP = "AP" + "a" * 40
 UNAVAILABLE = "21452"
 RFC1123 = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
 RFC2822 = re.compile(r"[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000")
@@ -171,13 +170,14 @@ def test_freeclimb_every_operation(env: Env) -> None:
     number, second = env.numbers(2, region="IL")
     account = FC_DEMO[0]
     with env.fc() as fc:
+        app = fc.create_an_application(fcm.ApplicationRequest(alias="Front desk app")).application_id
         bought = fc.buy_a_phone_number(fcm.BuyIncomingNumberRequest(
-            phone_number=number, alias="Front desk", application_id=APP))
+            phone_number=number, alias="Front desk", application_id=app))
         pid = bought.phone_number_id or ""
         assert re.fullmatch(r"PN[0-9a-f]{40}", pid)
         assert (bought.phone_number, bought.alias, bought.application_id, bought.account_id,
                 bought.region, bought.country, bought.revision) == (
-            number, "Front desk", APP, account, "IL", "US", 1)
+            number, "Front desk", app, account, "IL", "US", 1)
         assert bought.uri == f"/Accounts/{account}/IncomingPhoneNumbers/{pid}"
         assert RFC1123.fullmatch(bought.date_created or "")
         assert bought.capabilities.voice is True and bought.capabilities.short_code is False
@@ -192,7 +192,7 @@ def test_freeclimb_every_operation(env: Env) -> None:
         updated = fc.update_an_incoming_number(pid, fcm.IncomingNumberRequest(
             alias="Reception", campaign_id="CX56XX4"))
         assert (updated.alias, updated.campaign_id, updated.application_id, updated.revision) == (
-            "Reception", "CX56XX4", APP, 2)
+            "Reception", "CX56XX4", app, 2)
         assert updated.campaign_assignment_time is not None
         assert updated.date_updated_iso and bought.date_updated_iso
         assert updated.date_updated_iso > bought.date_updated_iso
@@ -299,8 +299,9 @@ def test_freeclimb_every_list_filter(env: Env) -> None:
         for number in (ten_dlc, no_sms, toll_free, mobile):
             fc.buy_a_phone_number(fcm.BuyIncomingNumberRequest(phone_number=number))
         ids = {n.phone_number: n.phone_number_id or "" for n in fc.iter_incoming_numbers()}
+        app = fc.create_an_application().application_id
         fc.update_an_incoming_number(ids[ten_dlc], fcm.IncomingNumberRequest(
-            alias="Front desk", application_id=APP, campaign_id="CX56XX4"))
+            alias="Front desk", application_id=app, campaign_id="CX56XX4"))
         fc.update_an_incoming_number(ids[toll_free],
                                      fcm.IncomingNumberRequest(campaign_id=tfn_campaign))
         everything = list(fc.iter_incoming_numbers())
@@ -328,7 +329,7 @@ def test_freeclimb_every_list_filter(env: Env) -> None:
         assert listed(region="IL") == {n.phone_number for n in everything if n.region == "IL"}
         assert ten_dlc in listed(region="IL")
         assert listed(country="US") == all4 and listed(country="CA") == set()
-        assert listed(application_id=APP) == {ten_dlc}
+        assert listed(application_id=app) == {ten_dlc}
         assert listed(has_application=True) == {ten_dlc}
         assert listed(has_application=False) == all4 - {ten_dlc}
         assert listed(has_campaign=True) == {ten_dlc, toll_free}

@@ -14,6 +14,7 @@ import pytest
 from numspec.emulator import accounts, inventory
 from numspec.emulator.accounts import Account
 from numspec.emulator.errors import ProviderError
+from numspec.emulator.freeclimb_applications import Applications
 from numspec.emulator.freeclimb_logic import FreeClimb
 from numspec.emulator.restcomm_logic import Restcomm, like_to_glob
 from numspec.emulator.store import SCHEMA_VERSION, SchemaTooNew, Store, compile_pattern
@@ -389,7 +390,7 @@ def test_freeclimb_buy_get_update_delete(tmp_path: Path) -> None:
     fc = FreeClimb(store)
     me = fc_demo(store)
     number = pool(store, "tollfree")[0]
-    app = "AP" + "ab" * 20
+    app = Applications(store).create_an_application(me, me.sid, {})["applicationId"]
     bought = fc.buy_a_phone_number(me, me.sid, {"phoneNumber": number, "applicationId": app})
     assert list(bought) == [
         "uri", "dateCreated", "dateUpdated", "dateCreatedISO", "dateUpdatedISO", "revision",
@@ -545,7 +546,7 @@ def test_freeclimb_every_list_filter(store: Store, fc: FreeClimb) -> None:
     me = fc_demo(store)
     local = pool(store, "local", 3)
     toll_free = pool(store, "tollfree", 1)[0]
-    app = "AP" + "12" * 20
+    app = Applications(store).create_an_application(me, me.sid, {})["applicationId"]
     a = fc.buy_a_phone_number(me, me.sid, {"phoneNumber": local[0], "alias": "front",
                                            "applicationId": app})
     b = fc.buy_a_phone_number(me, me.sid, {"phoneNumber": local[1]})

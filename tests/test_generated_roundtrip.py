@@ -60,6 +60,7 @@ class FreeClimb:
     available: list[fc.AvailableNumber] = field(default_factory=list)
     cursors: dict[str, tuple[str, dict[str, Any], int]] = field(default_factory=dict)
     seen: list[str] = field(default_factory=list)
+    applications: dict[str, fc.Application] = field(default_factory=dict)
 
     async def authenticate(self, credentials: tuple[str, str] | None, account: str | None) -> Any:
         if credentials is None or credentials[1] != FC_KEY or credentials[0] not in (
@@ -155,6 +156,51 @@ class FreeClimb:
     async def delete_an_incoming_number(self, call: Any) -> None:
         self.seen.append("delete_an_incoming_number")
         self.numbers.pop(self._owned(call).phone_number_id or "")
+
+    # applications
+
+    async def create_an_application(self, call: Any) -> fc.Application:
+        self.seen.append("create_an_application")
+        app_id = "AP" + _hex(40)
+        fields = call.body.model_dump(exclude_unset=True) if call.body else {}
+        app = fc.Application(
+            uri=f"/Accounts/{call.principal}/Applications/{app_id}", dateCreated=DATE_1123,
+            dateUpdated=DATE_1123, revision=1, accountId=call.principal, applicationId=app_id,
+            alias=None, voiceUrl=None, voiceFallbackUrl=None, callConnectUrl=None,
+            statusCallbackUrl=None, smsUrl=None, smsFallbackUrl=None).model_copy(update=fields)
+        self.applications[app_id] = app
+        return app
+
+    def _application(self, call: Any) -> fc.Application:
+        app = self.applications.get(call.params.application_id)
+        if app is None or app.account_id != call.principal:
+            raise fc_error(404, "no such application")
+        return app
+
+    async def list_applications(self, call: Any) -> fc.ApplicationList:
+        self.seen.append("list_applications")
+        p = call.params
+        filters, page = self._resume("apps", p.cursor, {"alias": p.alias})
+        items = [a for a in self.applications.values() if a.account_id == call.principal
+                 and (filters["alias"] is None or a.alias == filters["alias"])]
+        data = self._page("apps", items, filters, page, f"/Accounts/{p.account_id}/Applications")
+        return fc.ApplicationList(applications=data.pop("items"), **data)
+
+    async def get_an_application(self, call: Any) -> fc.Application:
+        self.seen.append("get_an_application")
+        return self._application(call)
+
+    async def update_an_application(self, call: Any) -> fc.Application:
+        self.seen.append("update_an_application")
+        app = self._application(call)
+        changes = call.body.model_dump(exclude_unset=True) if call.body else {}
+        updated = app.model_copy(update={**changes, "revision": app.revision + 1})
+        self.applications[app.application_id or ""] = updated
+        return updated
+
+    async def delete_an_application(self, call: Any) -> None:
+        self.seen.append("delete_an_application")
+        self.applications.pop(self._application(call).application_id or "")
 
 
 def inventory(count: int, region: str = "IL") -> list[fc.AvailableNumber]:
@@ -333,6 +379,7 @@ def fresh(loopback: Loopback) -> Loopback:
     loopback.freeclimb.numbers.clear()
     loopback.freeclimb.cursors.clear()
     loopback.freeclimb.seen.clear()
+    loopback.freeclimb.applications.clear()
     loopback.restcomm.seen.clear()
     loopback.freeclimb.available[:] = inventory(8)
     loopback.restcomm.numbers.clear()
@@ -391,6 +438,31 @@ def test_freeclimb_every_operation_async(fresh: Loopback) -> None:
             assert page.total == 6
 
     asyncio.run(scenario())
+
+
+def test_freeclimb_applications_every_operation(fresh: Loopback) -> None:
+    with fresh.fc() as client:
+        made = client.create_an_application(fc.ApplicationRequest(
+            alias="desk", voiceUrl="https://app.example.com/voice"))
+        assert made.application_id and made.voice_url == "https://app.example.com/voice"
+        assert client.get_an_application(made.application_id) == made
+        # null is sent (not left out) so the server can remove a URL
+        cleared = client.update_an_application(made.application_id,
+                                               fc.ApplicationRequest(voiceUrl=None))
+        assert cleared.voice_url is None and cleared.alias == "desk" and cleared.revision == 2
+        for i in range(4):
+            client.create_an_application(fc.ApplicationRequest(alias="many"))
+        first = client.list_applications(alias="many")
+        assert first.total == 4 and first.next_page_uri is not None  # pages of 3
+        assert len(list(client.iter_applications(alias="many"))) == 4
+        assert client.delete_an_application(made.application_id) is None
+        with pytest.raises(ApiError) as caught:
+            client.get_an_application(made.application_id)
+    assert caught.value.status_code == 404
+    with pytest.raises(ValueError):
+        fc.ApplicationRequest(voiceUrl="ftp://nope")  # the contract's pattern, client side too
+    assert {"create_an_application", "get_an_application", "update_an_application",
+            "list_applications", "delete_an_application"} <= set(fresh.freeclimb.seen)
 
 
 def test_freeclimb_paging_follows_the_cursor_across_pages(fresh: Loopback) -> None:

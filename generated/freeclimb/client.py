@@ -73,6 +73,35 @@ def _decode_list_available_numbers(response: httpx.Response) -> models.Available
     return models.AvailableNumberList.model_validate_json(response.content)
 
 
+def _decode_list_applications(response: httpx.Response) -> models.ApplicationList:
+    if response.status_code != 200:
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError}).get(response.status_code))
+    return models.ApplicationList.model_validate_json(response.content)
+
+
+def _decode_create_an_application(response: httpx.Response) -> models.Application:
+    if response.status_code != 201:
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}).get(response.status_code))
+    return models.Application.model_validate_json(response.content)
+
+
+def _decode_get_an_application(response: httpx.Response) -> models.Application:
+    if response.status_code != 200:
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}).get(response.status_code))
+    return models.Application.model_validate_json(response.content)
+
+
+def _decode_update_an_application(response: httpx.Response) -> models.Application:
+    if response.status_code != 200:
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}).get(response.status_code))
+    return models.Application.model_validate_json(response.content)
+
+
+def _decode_delete_an_application(response: httpx.Response) -> None:
+    if response.status_code != 204:
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}).get(response.status_code))
+
+
 class FreeClimbClient:
     """Synchronous FreeClimb client: HTTP Basic given once, the account bound once."""
 
@@ -333,6 +362,117 @@ class FreeClimbClient:
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
             _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)
+
+    def list_applications(
+        self,
+        *,
+        alias: str | None = None,
+        cursor: str | None = None,
+    ) -> models.ApplicationList:
+        """List the account's applications"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('alias', alias)
+        _out.query('cursor', cursor)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+        _response = self._http.request(
+            "GET",
+            _path,
+            params=_out.params,
+            headers=_out.all_headers(),
+        )
+        return _decode_list_applications(_response)
+
+    def iter_applications(
+        self,
+        *,
+        alias: str | None = None,
+        cursor: str | None = None,
+    ) -> Iterator[models.Application]:
+        """Every item of `list_applications`, fetching further pages as needed."""
+        _page = self.list_applications(alias=alias, cursor=cursor, )
+        while True:
+            yield from _page.applications or []
+            _link = _page.next_page_uri
+            if not _link:
+                return
+            # The link is relative to the base URL and carries a cursor holding the filters.
+            _out = Outgoing("application/json")
+            _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            _page = _decode_list_applications(_response)
+
+    def create_an_application(
+        self,
+        body: models.ApplicationRequest | None = None,
+    ) -> models.Application:
+        """Create an application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+        _response = self._http.request(
+            "POST",
+            _path,
+            params=_out.params,
+            headers=_out.all_headers(),
+            json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        )
+        return _decode_create_an_application(_response)
+
+    def get_an_application(
+        self,
+        application_id: str,
+    ) -> models.Application:
+        """Get one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+        _response = self._http.request(
+            "GET",
+            _path,
+            params=_out.params,
+            headers=_out.all_headers(),
+        )
+        return _decode_get_an_application(_response)
+
+    def update_an_application(
+        self,
+        application_id: str,
+        body: models.ApplicationRequest | None = None,
+    ) -> models.Application:
+        """Update one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+        _response = self._http.request(
+            "POST",
+            _path,
+            params=_out.params,
+            headers=_out.all_headers(),
+            json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        )
+        return _decode_update_an_application(_response)
+
+    def delete_an_application(
+        self,
+        application_id: str,
+    ) -> None:
+        """Delete one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+        _response = self._http.request(
+            "DELETE",
+            _path,
+            params=_out.params,
+            headers=_out.all_headers(),
+        )
+        return _decode_delete_an_application(_response)
 
 
 class AsyncFreeClimbClient:
@@ -597,3 +737,115 @@ class AsyncFreeClimbClient:
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
             _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)
+
+    async def list_applications(
+        self,
+        *,
+        alias: str | None = None,
+        cursor: str | None = None,
+    ) -> models.ApplicationList:
+        """List the account's applications"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.query('alias', alias)
+        _out.query('cursor', cursor)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+        _response = await self._http.request(
+            "GET",
+            _path,
+            params=_out.params,
+            headers=_out.all_headers(),
+        )
+        return _decode_list_applications(_response)
+
+    async def iter_applications(
+        self,
+        *,
+        alias: str | None = None,
+        cursor: str | None = None,
+    ) -> AsyncIterator[models.Application]:
+        """Every item of `list_applications`, fetching further pages as needed."""
+        _page = await self.list_applications(alias=alias, cursor=cursor, )
+        while True:
+            for _item in _page.applications or []:
+                yield _item
+            _link = _page.next_page_uri
+            if not _link:
+                return
+            # The link is relative to the base URL and carries a cursor holding the filters.
+            _out = Outgoing("application/json")
+            _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            _page = _decode_list_applications(_response)
+
+    async def create_an_application(
+        self,
+        body: models.ApplicationRequest | None = None,
+    ) -> models.Application:
+        """Create an application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+        _response = await self._http.request(
+            "POST",
+            _path,
+            params=_out.params,
+            headers=_out.all_headers(),
+            json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        )
+        return _decode_create_an_application(_response)
+
+    async def get_an_application(
+        self,
+        application_id: str,
+    ) -> models.Application:
+        """Get one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+        _response = await self._http.request(
+            "GET",
+            _path,
+            params=_out.params,
+            headers=_out.all_headers(),
+        )
+        return _decode_get_an_application(_response)
+
+    async def update_an_application(
+        self,
+        application_id: str,
+        body: models.ApplicationRequest | None = None,
+    ) -> models.Application:
+        """Update one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+        _response = await self._http.request(
+            "POST",
+            _path,
+            params=_out.params,
+            headers=_out.all_headers(),
+            json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        )
+        return _decode_update_an_application(_response)
+
+    async def delete_an_application(
+        self,
+        application_id: str,
+    ) -> None:
+        """Delete one application"""
+        _path, _accept = f'/Accounts/{_seg(self.account_id)}/Applications/{_seg(application_id)}', 'application/json'
+        # Locals start with _ so that no parameter name can hide them.
+        _out = Outgoing(_accept)
+        _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
+        _response = await self._http.request(
+            "DELETE",
+            _path,
+            params=_out.params,
+            headers=_out.all_headers(),
+        )
+        return _decode_delete_an_application(_response)

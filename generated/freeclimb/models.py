@@ -137,6 +137,202 @@ class Tfn(BaseModel):
     ]
 
 
+class Application(BaseModel):
+    """
+    A set of URLs FreeClimb requests when a number linked to the application gets a call
+    or a message, or when a call ends. Many numbers may share one application. Every key
+    is always sent; a URL that was never set is null.
+
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    uri: Annotated[
+        str, Field(description='Path of this application relative to `/apiserver`.')
+    ]
+    date_created: Annotated[
+        str,
+        Field(
+            alias='dateCreated',
+            description='A GMT timestamp in RFC 1123 form, e.g. `Mon, 07 Nov 2016 15:25:18 GMT`.',
+            pattern='^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$',
+        ),
+    ]
+    date_updated: Annotated[
+        str,
+        Field(
+            alias='dateUpdated',
+            description='A GMT timestamp in RFC 1123 form, e.g. `Mon, 07 Nov 2016 15:25:18 GMT`.',
+            pattern='^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$',
+        ),
+    ]
+    revision: Annotated[
+        int, Field(description='1 when created; one more after each update.', ge=1)
+    ]
+    account_id: Annotated[
+        str | None,
+        Field(
+            alias='accountId',
+            description='The owning account.',
+            pattern='^AC[0-9a-fA-F]{40}$',
+        ),
+    ]
+    application_id: Annotated[
+        str | None,
+        Field(
+            alias='applicationId',
+            description='Id of the application; numbers name it in their `applicationId`.',
+            pattern='^AP[0-9a-fA-F]{40}$',
+        ),
+    ]
+    alias: Annotated[
+        str | None,
+        Field(
+            description='Free text naming the application; null when none was given.',
+            max_length=64,
+        ),
+    ]
+    voice_url: Annotated[
+        str | None,
+        Field(
+            alias='voiceUrl',
+            description='Requested with an `inboundCall` event when a linked number is called; its PerCL answer runs the call.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ]
+    voice_fallback_url: Annotated[
+        str | None,
+        Field(
+            alias='voiceFallbackUrl',
+            description='Requested instead when `voiceUrl` does not answer in time.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ]
+    call_connect_url: Annotated[
+        str | None,
+        Field(
+            alias='callConnectUrl',
+            description='Requested when an outbound call placed with this application connects or fails.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ]
+    status_callback_url: Annotated[
+        str | None,
+        Field(
+            alias='statusCallbackUrl',
+            description='Told (`callStatus` event) when a call ends; what it answers is ignored.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ]
+    sms_url: Annotated[
+        str | None,
+        Field(
+            alias='smsUrl',
+            description='Requested with a `messageDelivery` event when a linked number receives a message; what it answers is ignored.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ]
+    sms_fallback_url: Annotated[
+        str | None,
+        Field(
+            alias='smsFallbackUrl',
+            description='Requested instead when `smsUrl` does not answer in time.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ]
+
+
+class ApplicationList(Pagination):
+    """
+    One page of an account's applications.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    applications: list[Application]
+
+
+class ApplicationRequest(BaseModel):
+    """
+    An application's fields on create and update; each is optional. On update, a field
+    left out keeps its value and a URL sent as null is removed.
+
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    alias: Annotated[
+        str | None,
+        Field(
+            description='Free text naming the application (64 characters at most; the provider states the limit in prose).',
+            max_length=64,
+        ),
+    ] = None
+    voice_url: Annotated[
+        str | None,
+        Field(
+            alias='voiceUrl',
+            description='Where inbound calls are announced.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ] = None
+    voice_fallback_url: Annotated[
+        str | None,
+        Field(
+            alias='voiceFallbackUrl',
+            description='Where inbound calls go when `voiceUrl` does not answer in time.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ] = None
+    call_connect_url: Annotated[
+        str | None,
+        Field(
+            alias='callConnectUrl',
+            description='Where the outcome of an outbound call is announced.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ] = None
+    status_callback_url: Annotated[
+        str | None,
+        Field(
+            alias='statusCallbackUrl',
+            description='Where the end of a call is announced.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ] = None
+    sms_url: Annotated[
+        str | None,
+        Field(
+            alias='smsUrl',
+            description='Where inbound messages are delivered.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ] = None
+    sms_fallback_url: Annotated[
+        str | None,
+        Field(
+            alias='smsFallbackUrl',
+            description='Where inbound messages go when `smsUrl` does not answer in time.',
+            max_length=2048,
+            pattern='^https?://[^\\x00-\\x20/?#][^\\x00-\\x20]*$',
+        ),
+    ] = None
+
+
 class AvailableNumber(BaseModel):
     """
     A number nobody owns yet, ready to buy. The fields are those of FreeClimb's own contract

@@ -24,15 +24,25 @@ from . import models
 __all__ = [
     "BuyAPhoneNumberCall",
     "BuyAPhoneNumberParams",
+    "CreateAnApplicationCall",
+    "CreateAnApplicationParams",
+    "DeleteAnApplicationCall",
+    "DeleteAnApplicationParams",
     "DeleteAnIncomingNumberCall",
     "DeleteAnIncomingNumberParams",
     "FreeClimbImplementation",
+    "GetAnApplicationCall",
+    "GetAnApplicationParams",
     "GetAnIncomingNumberCall",
     "GetAnIncomingNumberParams",
+    "ListApplicationsCall",
+    "ListApplicationsParams",
     "ListAvailableNumbersCall",
     "ListAvailableNumbersParams",
     "ListIncomingNumbersCall",
     "ListIncomingNumbersParams",
+    "UpdateAnApplicationCall",
+    "UpdateAnApplicationParams",
     "UpdateAnIncomingNumberCall",
     "UpdateAnIncomingNumberParams",
     "create_router",
@@ -285,6 +295,128 @@ class ListAvailableNumbersCall:
     request: Request
 
 
+class ListApplicationsParams(BaseModel):
+    """Path, query, header and cookie parameters of `list-applications`."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    account_id: Annotated[
+        str,
+        Field(alias='accountId', pattern='^AC[0-9a-fA-F]{40}$', description='The account; it must be the account named in the Basic-auth user.'),
+    ]
+    alias: Annotated[
+        str | None,
+        Field(alias='alias', max_length=64, description='Only applications whose alias equals this value exactly.'),
+    ] = None
+    cursor: Annotated[
+        str | None,
+        Field(alias='cursor', pattern='^[0-9a-zA-Z]{1,128}$', description="Opaque position in a listing, taken from a previous page's `nextPageUri`. It carries that listing's filters too; a cursor that was not issued by the server gets 400."),
+    ] = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListApplicationsCall:
+    """One `list-applications` request, parsed and validated."""
+
+    principal: Any
+    params: ListApplicationsParams
+    media_type: str
+    request: Request
+
+
+class CreateAnApplicationParams(BaseModel):
+    """Path, query, header and cookie parameters of `create-an-application`."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    account_id: Annotated[
+        str,
+        Field(alias='accountId', pattern='^AC[0-9a-fA-F]{40}$', description='The account; it must be the account named in the Basic-auth user.'),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAnApplicationCall:
+    """One `create-an-application` request, parsed and validated."""
+
+    principal: Any
+    params: CreateAnApplicationParams
+    body: models.ApplicationRequest | None
+    media_type: str
+    request: Request
+
+
+class GetAnApplicationParams(BaseModel):
+    """Path, query, header and cookie parameters of `get-an-application`."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    account_id: Annotated[
+        str,
+        Field(alias='accountId', pattern='^AC[0-9a-fA-F]{40}$', description='The account; it must be the account named in the Basic-auth user.'),
+    ]
+    application_id: Annotated[
+        str,
+        Field(alias='applicationId', pattern='^AP[0-9a-fA-F]{40}$', description="Id of the application. FreeClimb's own document gives the path parameter no pattern; its Calls filter and every id it shows are `AP` + 40 hex digits."),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class GetAnApplicationCall:
+    """One `get-an-application` request, parsed and validated."""
+
+    principal: Any
+    params: GetAnApplicationParams
+    media_type: str
+    request: Request
+
+
+class UpdateAnApplicationParams(BaseModel):
+    """Path, query, header and cookie parameters of `update-an-application`."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    account_id: Annotated[
+        str,
+        Field(alias='accountId', pattern='^AC[0-9a-fA-F]{40}$', description='The account; it must be the account named in the Basic-auth user.'),
+    ]
+    application_id: Annotated[
+        str,
+        Field(alias='applicationId', pattern='^AP[0-9a-fA-F]{40}$', description="Id of the application. FreeClimb's own document gives the path parameter no pattern; its Calls filter and every id it shows are `AP` + 40 hex digits."),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateAnApplicationCall:
+    """One `update-an-application` request, parsed and validated."""
+
+    principal: Any
+    params: UpdateAnApplicationParams
+    body: models.ApplicationRequest | None
+    media_type: str
+    request: Request
+
+
+class DeleteAnApplicationParams(BaseModel):
+    """Path, query, header and cookie parameters of `delete-an-application`."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    account_id: Annotated[
+        str,
+        Field(alias='accountId', pattern='^AC[0-9a-fA-F]{40}$', description='The account; it must be the account named in the Basic-auth user.'),
+    ]
+    application_id: Annotated[
+        str,
+        Field(alias='applicationId', pattern='^AP[0-9a-fA-F]{40}$', description="Id of the application. FreeClimb's own document gives the path parameter no pattern; its Calls filter and every id it shows are `AP` + 40 hex digits."),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteAnApplicationCall:
+    """One `delete-an-application` request, parsed and validated."""
+
+    principal: Any
+    params: DeleteAnApplicationParams
+    media_type: str
+    request: Request
+
+
 class FreeClimbImplementation(Protocol):
     """What a server provides: authentication, error bodies, and one method per operation."""
     async def authenticate(self, credentials: tuple[str, str] | None, account: str | None) -> Any:
@@ -310,6 +442,21 @@ class FreeClimbImplementation(Protocol):
 
     async def list_available_numbers(self, call: ListAvailableNumbersCall) -> models.AvailableNumberList:
         """Find numbers to buy"""
+
+    async def list_applications(self, call: ListApplicationsCall) -> models.ApplicationList:
+        """List the account's applications"""
+
+    async def create_an_application(self, call: CreateAnApplicationCall) -> models.Application:
+        """Create an application"""
+
+    async def get_an_application(self, call: GetAnApplicationCall) -> models.Application:
+        """Get one application"""
+
+    async def update_an_application(self, call: UpdateAnApplicationCall) -> models.Application:
+        """Update one application"""
+
+    async def delete_an_application(self, call: DeleteAnApplicationCall) -> None:
+        """Delete one application"""
 
 
 def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_000) -> APIRouter:
@@ -487,6 +634,148 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
     async def list_available_numbers_1(request: Request) -> Response:
         return await list_available_numbers(request, 'application/json')
 
+    async def list_applications(request: Request, media: str | None) -> Response:
+        op = 'list-applications'
+        try:
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
+                request.path_params.get('accountId'),
+            )
+            if media is None:
+                raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
+            params = parse_params(
+                ListApplicationsParams, request, impl, op, (('accountId', 'path', 'simple', False, 'scalar', ()), ('alias', 'query', 'form', True, 'scalar', ()), ('cursor', 'query', 'form', True, 'scalar', ()),)
+            )
+            result = await impl.list_applications(
+                ListApplicationsCall(principal, params, media, request)
+            )
+            return reply(
+                result,
+                200,
+                media,
+                None,
+                None,
+            )
+        except ApiError as error:
+            return error_response(error)
+
+    async def list_applications_1(request: Request) -> Response:
+        return await list_applications(request, 'application/json')
+
+    async def create_an_application(request: Request, media: str | None) -> Response:
+        op = 'create-an-application'
+        try:
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
+                request.path_params.get('accountId'),
+            )
+            if media is None:
+                raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
+            params = parse_params(
+                CreateAnApplicationParams, request, impl, op, (('accountId', 'path', 'simple', False, 'scalar', ()),)
+            )
+            body = await read_json_body(
+                models.ApplicationRequest, False, request, impl, op, max_body_bytes,
+                ('alias',),
+            )
+            result = await impl.create_an_application(
+                CreateAnApplicationCall(principal, params, body, media, request)
+            )
+            return reply(
+                result,
+                201,
+                media,
+                None,
+                None,
+            )
+        except ApiError as error:
+            return error_response(error)
+
+    async def create_an_application_1(request: Request) -> Response:
+        return await create_an_application(request, 'application/json')
+
+    async def get_an_application(request: Request, media: str | None) -> Response:
+        op = 'get-an-application'
+        try:
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
+                request.path_params.get('accountId'),
+            )
+            if media is None:
+                raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
+            params = parse_params(
+                GetAnApplicationParams, request, impl, op, (('accountId', 'path', 'simple', False, 'scalar', ()), ('applicationId', 'path', 'simple', False, 'scalar', ()),)
+            )
+            result = await impl.get_an_application(
+                GetAnApplicationCall(principal, params, media, request)
+            )
+            return reply(
+                result,
+                200,
+                media,
+                None,
+                None,
+            )
+        except ApiError as error:
+            return error_response(error)
+
+    async def get_an_application_1(request: Request) -> Response:
+        return await get_an_application(request, 'application/json')
+
+    async def update_an_application(request: Request, media: str | None) -> Response:
+        op = 'update-an-application'
+        try:
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
+                request.path_params.get('accountId'),
+            )
+            if media is None:
+                raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
+            params = parse_params(
+                UpdateAnApplicationParams, request, impl, op, (('accountId', 'path', 'simple', False, 'scalar', ()), ('applicationId', 'path', 'simple', False, 'scalar', ()),)
+            )
+            body = await read_json_body(
+                models.ApplicationRequest, False, request, impl, op, max_body_bytes,
+                ('alias',),
+            )
+            result = await impl.update_an_application(
+                UpdateAnApplicationCall(principal, params, body, media, request)
+            )
+            return reply(
+                result,
+                200,
+                media,
+                None,
+                None,
+            )
+        except ApiError as error:
+            return error_response(error)
+
+    async def update_an_application_1(request: Request) -> Response:
+        return await update_an_application(request, 'application/json')
+
+    async def delete_an_application(request: Request, media: str | None) -> Response:
+        op = 'delete-an-application'
+        try:
+            principal = await authenticate(
+                impl, request, op, SCHEMES, (('freeclimbAuth',),), True,
+                request.path_params.get('accountId'),
+            )
+            if media is None:
+                raise impl.reject(406, "the Accept header names no format this operation serves", op, None)
+            params = parse_params(
+                DeleteAnApplicationParams, request, impl, op, (('accountId', 'path', 'simple', False, 'scalar', ()), ('applicationId', 'path', 'simple', False, 'scalar', ()),)
+            )
+            await impl.delete_an_application(
+                DeleteAnApplicationCall(principal, params, media, request)
+            )
+            return Response(status_code=204)
+        except ApiError as error:
+            return error_response(error)
+
+    async def delete_an_application_1(request: Request) -> Response:
+        return await delete_an_application(request, 'application/json')
+
     def not_allowed(allowed: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             error = impl.reject(405, f"{request.method} is not allowed here", "", None)
@@ -499,9 +788,16 @@ def create_router(impl: FreeClimbImplementation, *, max_body_bytes: int = 1_000_
     # path then answers 405 (with Allow) to the methods the contract does not give it.
     router.add_route('/AvailablePhoneNumbers', list_available_numbers_1, methods=['GET'])
     router.add_route('/AvailablePhoneNumbers', not_allowed('GET, HEAD'), methods=['DELETE', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'])
+    router.add_route('/Accounts/{accountId}/Applications', list_applications_1, methods=['GET'])
+    router.add_route('/Accounts/{accountId}/Applications', create_an_application_1, methods=['POST'])
+    router.add_route('/Accounts/{accountId}/Applications', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers', list_incoming_numbers_1, methods=['GET'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers', buy_a_phone_number_1, methods=['POST'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers', not_allowed('GET, HEAD, POST'), methods=['DELETE', 'OPTIONS', 'PATCH', 'PUT', 'TRACE'])
+    router.add_route('/Accounts/{accountId}/Applications/{applicationId}', delete_an_application_1, methods=['DELETE'])
+    router.add_route('/Accounts/{accountId}/Applications/{applicationId}', get_an_application_1, methods=['GET'])
+    router.add_route('/Accounts/{accountId}/Applications/{applicationId}', update_an_application_1, methods=['POST'])
+    router.add_route('/Accounts/{accountId}/Applications/{applicationId}', not_allowed('DELETE, GET, HEAD, POST'), methods=['OPTIONS', 'PATCH', 'PUT', 'TRACE'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers/{phoneNumberId}', delete_an_incoming_number_1, methods=['DELETE'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers/{phoneNumberId}', get_an_incoming_number_1, methods=['GET'])
     router.add_route('/Accounts/{accountId}/IncomingPhoneNumbers/{phoneNumberId}', update_an_incoming_number_1, methods=['POST'])
