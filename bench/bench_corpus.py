@@ -520,6 +520,11 @@ def failure_causes(docs: list[DocResult], tool: str
     return first, every, skipped
 
 
+def code(text: str) -> str:
+    """Markdown inline code that survives backticks inside the text."""
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def report(docs: list[DocResult], tools: list[str]) -> tuple[str, str]:
     """(plain text for the terminal, markdown for the notes) of the whole run."""
     totals = {tool: tool_totals(docs, tool) for tool in tools}
@@ -546,10 +551,10 @@ def report(docs: list[DocResult], tools: list[str]) -> tuple[str, str]:
             why = "" if r is None else (r.error if not r.generated else r.import_error)
             if why:
                 text.append(f"  {d.path} [{t}]: {why}")
-                md.append(f"- `{d.path}` [{t}]: `{why}`")
+                md.append(f"- `{d.path}` [{t}]: {code(why)}")
             if r is not None and r.mypy_first:
                 text.append(f"  {d.path} [{t} mypy]: {r.mypy_first}")
-                md.append(f"- `{d.path}` [{t} mypy]: `{r.mypy_first}`")
+                md.append(f"- `{d.path}` [{t} mypy]: {code(r.mypy_first)}")
     text.append("")
     md.append("")
     text.append("totals:")
@@ -578,19 +583,19 @@ def report(docs: list[DocResult], tools: list[str]) -> tuple[str, str]:
         md += ["", f"{t}: first cause of failure (documents), most common first:", ""]
         for key, count in first.most_common():
             text.append(f"  {count:>3}  {key}")
-            md.append(f"- {count} docs: `{key}`")
+            md.append(f"- {count} docs: {code(key)}")
         if every:
             text.append(f"{t}: every error kind printed (documents showing it):")
             md += ["", f"{t}: every error kind printed (documents showing it):", ""]
             for key, count in every.most_common():
                 text.append(f"  {count:>3}  {key}")
-                md.append(f"- {count} docs: `{key}`")
+                md.append(f"- {count} docs: {code(key)}")
         if skipped:
             text.append(f"{t}: operations skipped, by cause:")
             md += ["", f"{t}: operations skipped, by cause:", ""]
             for key, count in skipped.most_common():
                 text.append(f"  {count:>3}  {key}")
-                md.append(f"- {count} operations: `{key}`")
+                md.append(f"- {count} operations: {code(key)}")
     return "\n".join(text), "\n".join(md)
 
 
