@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
 import re
@@ -155,13 +156,26 @@ class Run:
     seconds: float
 
 
+class Interrupted(Exception):
+    """The run was stopped (Ctrl-C or SIGTERM): start no further tool."""
+
+
+STOP = threading.Event()
+LIVE: set[subprocess.Popen[str]] = set()  # running tools, ended when the run is stopped
+LIVE_LOCK = threading.Lock()
+
+
 def run(cmd: list[str], timeout: float, cwd: Path | None = None,
         env: dict[str, str] | None = None) -> Run:
     """Run a command in its own process group, so a timeout ends its children too."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, errors="replace",
-                            start_new_session=True)
+    with LIVE_LOCK:
+        if STOP.is_set():
+            raise Interrupted
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, errors="replace",
+                                start_new_session=True)
+        LIVE.add(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
         code: int | None = proc.returncode
@@ -169,7 +183,18 @@ def run(cmd: list[str], timeout: float, cwd: Path | None = None,
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
         code = None
+    finally:
+        with LIVE_LOCK:
+            LIVE.discard(proc)
     return Run(code, out, err, time.perf_counter() - started)
+
+
+def stop_all() -> None:
+    with LIVE_LOCK:
+        STOP.set()
+        for proc in LIVE:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def first_line(text: str) -> str:
@@ -403,6 +428,8 @@ def measure(setup: Setup, root: Path, entry: Entry, tools: list[str], scratch: P
         work.mkdir(parents=True, exist_ok=True)
         try:
             info.results[tool] = runners[tool](work)
+        except Interrupted:
+            break
         except Exception as exc:  # noqa: BLE001 - the bench's own failure is a "no", not a traceback
             info.results[tool] = Result(tool, error=f"bench: {type(exc).__name__}: {exc}")
         finally:
@@ -708,13 +735,20 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result.problem or cells}", file=sys.stderr, flush=True)
         return result
 
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminated)
+    pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            docs = list(pool.map(one, enumerate(entries)))
+        docs = list(pool.map(one, enumerate(entries)))
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        stop_all()  # the tools first, so no worker thread waits on one
+        pool.shutdown(wait=True, cancel_futures=True)
+        print("interrupted: no report", file=sys.stderr)
         return 130
     finally:
+        pool.shutdown(wait=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
     if args.json:
