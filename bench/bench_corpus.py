@@ -448,6 +448,8 @@ def cell(result: Result | None, operations: int) -> str:
     if not result.generated:
         return f"no {result.seconds:.1f}s"
     ops = "" if result.operations is None else f" {result.operations}/{operations}"
+    if result.declared is not None and result.declared != operations:
+        ops += f" (its count: {result.declared})"  # the tool counts the document differently
     imp = {True: "imports", False: "IMPORT FAILS", None: ""}[result.imports]
     mypy = "" if result.mypy_errors is None else f" mypy {result.mypy_errors}"
     return f"yes{ops} {result.seconds:.1f}s {imp}{mypy}".rstrip()
