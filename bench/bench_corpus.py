@@ -225,8 +225,13 @@ def first_error(stdout: str, stderr: str, document: Path | None = None) -> str:
         line = tail + (f" (at {Path(where[0]).name}:{where[1]} in {where[2]})" if where else "")
     else:
         plain = [ln.strip() for ln in lines if not WARNING.match(ln)] or [lines[-1].strip()]
-        at = next((i for i, ln in enumerate(plain) if re.search(r"\berror", ln, re.IGNORECASE)),
-                  len(plain) - 1)
+        # "error: ..." lines first; a mere count ("0 error(s), 9 warning(s)") names no cause.
+        at = next((i for i, ln in enumerate(plain) if re.match(r"error:", ln, re.IGNORECASE)),
+                  None)
+        if at is None:
+            at = next((i for i, ln in enumerate(plain)
+                       if re.search(r"\berror", ln, re.IGNORECASE)
+                       and not re.search(r"\d+ error\(s\)", ln)), len(plain) - 1)
         line = plain[at]
         if line.startswith("Error(s) encountered"):  # openapi-python-client: the cause follows
             line = " | ".join(plain[at:at + 4])

@@ -59,6 +59,8 @@ def test_first_error_takes_the_first_error_line_and_shortens_the_path(tmp_path: 
     stderr = f"generating...\nerror: {doc} /paths: no 4xx\nerror: {doc} /b: other\n"
     assert bc.first_error("", stderr, doc) == "error: x.json /paths: no 4xx"
     assert bc.first_error("only line\n", "") == "only line"
+    counted = f"lint: 0 error(s), 9 warning(s) in the document\nerror: {doc}: generation failed\n"
+    assert bc.first_error("", counted, doc) == "error: x.json: generation failed"
 
 
 def test_first_error_skips_warnings_and_reads_openapi_python_client() -> None:
