@@ -253,6 +253,7 @@ class Result:
     error: str = ""
     mypy_errors: int | None = None
     mypy_first: str = ""
+    mypy_kinds: dict[str, int] = field(default_factory=dict)  # "models.py [assignment]": n
     errors: list[str] = field(default_factory=list)  # every error line numspec printed
     skips: list[str] = field(default_factory=list)  # every "skipped ..." line numspec printed
 
@@ -277,19 +278,25 @@ def imports(python: Path, package: Path, timeout: float) -> tuple[bool | None, s
     return True, ""
 
 
-def mypy_errors(python: Path, package: Path, timeout: float) -> tuple[int | None, str]:
+def mypy_errors(python: Path, package: Path, timeout: float
+                ) -> tuple[int | None, str, dict[str, int]]:
+    """(error count, first error line, errors per file kind and mypy code) of mypy --strict."""
     checked = run([str(python), "-m", "mypy", "--strict", "--no-incremental",
                    "--cache-dir", str(package.parent / ".mypy_cache"), package.name],
                   timeout, cwd=package.parent)
     if checked.returncode is None:
-        return None, f"mypy timed out after {timeout:.0f}s"
+        return None, f"mypy timed out after {timeout:.0f}s", {}
     found = re.search(r"Found (\d+) errors?", checked.stdout)
     if found:
-        first = next((ln for ln in checked.stdout.splitlines() if ": error:" in ln), "")
-        return int(found.group(1)), first[:300]
+        lines = [ln for ln in checked.stdout.splitlines() if ": error:" in ln]
+        kinds: Counter[str] = Counter()
+        for line in lines:
+            code = re.search(r"\[([\w-]+)\]\s*$", line)
+            kinds[f"{Path(line.split(':')[0]).name} [{code.group(1) if code else '?'}]"] += 1
+        return int(found.group(1)), (lines[0] if lines else "")[:300], dict(kinds)
     if "Success" in checked.stdout:
-        return 0, ""
-    return None, first_error(checked.stdout, checked.stderr)
+        return 0, "", {}
+    return None, first_error(checked.stdout, checked.stderr), {}
 
 
 def client_operations(package: Path) -> int:
@@ -348,7 +355,8 @@ def run_numspec(setup: Setup, doc: Path, work: Path, nolint: bool = False) -> Re
         return result
     result.imports, result.import_error = imports(setup.python, out, setup.timeout)
     if setup.mypy:
-        result.mypy_errors, result.mypy_first = mypy_errors(setup.python, out, setup.timeout)
+        result.mypy_errors, result.mypy_first, result.mypy_kinds = mypy_errors(
+            setup.python, out, setup.timeout)
     return result
 
 
@@ -470,6 +478,8 @@ def cause_key(line: str) -> str:
     key = re.sub(r"\(at ([\w.]+):\d+ in (\S+)\)", r"(at \1 in \2)", key)
     key = re.sub(r"((example|default) does not match its schema).*", r"\1", key)
     key = re.sub(r"UnsupportedSpec: [^:]+: ", "UnsupportedSpec: ", key)  # drop the schema name
+    key = re.sub(r"not generated: [^:]+: ", "not generated: ", key)  # ... and the tag's
+    key = re.sub(r"^import [\w.]+: ", "import: ", key)  # which module failed first
     key = re.sub(r"\b(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|TRACE) /\S*", "METHOD PATH", key)
     key = re.sub(r"components\.\w+\.\S+", "components.X", key)
     # Quoted names go; media types and the type after "not" stay: they say what is missing.
@@ -546,7 +556,7 @@ def failure_causes(docs: list[DocResult], tool: str
         if not r.generated:
             first[cause_key(r.error)] += 1
         elif r.imports is False:
-            first["import: " + cause_key(r.import_error)] += 1
+            first[cause_key(r.import_error)] += 1
         for key in {cause_key(line) for line in r.errors}:
             every[key] += 1
         for line in r.skips:
@@ -624,6 +634,16 @@ def report(docs: list[DocResult], tools: list[str]) -> tuple[str, str]:
             for key, count in every.most_common():
                 text.append(f"  {count:>3}  {key}")
                 md.append(f"- {count} docs: {code(key)}")
+        mypy_kinds: Counter[str] = Counter()
+        for d in docs:
+            r = d.results.get(t)
+            mypy_kinds.update(r.mypy_kinds if r else {})
+        if mypy_kinds:
+            text.append(f"{t}: mypy --strict errors by file and code:")
+            md += ["", f"{t}: mypy --strict errors by file and code:", ""]
+            for key, count in mypy_kinds.most_common():
+                text.append(f"  {count:>3}  {key}")
+                md.append(f"- {count} errors: `{key}`")
         if skipped:
             text.append(f"{t}: operations skipped, by cause:")
             md += ["", f"{t}: operations skipped, by cause:", ""]

@@ -90,6 +90,8 @@ def test_cause_key_groups_one_kind_of_failure() -> None:
     # The media type or JSON type says what is missing, so it stays.
     assert "'multipart/form-data'" in bc.cause_key(
         "error: a.json: POST /files: request bodies of ['multipart/form-data'] are not supported")
+    assert bc.cause_key("import out.gists: ImportError: no email-validator (networks.py:9)") == \
+        bc.cause_key("import out.users: ImportError: no email-validator (networks.py:9)")
     assert bc.cause_key("UnsupportedSpec: Api20100401Account: DCG returned several modules") == \
         bc.cause_key("UnsupportedSpec: default: DCG returned several modules")
     assert bc.cause_key("KeyError: 'A' (at ir.py:10 in f)") == \
@@ -155,3 +157,13 @@ def test_a_whole_run_on_a_local_package(tmp_path: Path) -> None:
     assert dcg["generated"] and dcg["imports"] and dcg["operations"] is None
     assert missing["problem"].startswith("cannot read api/missing.json")
     assert results["totals"]["numspec"]["importable"] == 1
+
+
+def test_mypy_errors_counts_by_file_and_code(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "models.py").write_text("x: int = 'one'\ny: str = 2\n", encoding="utf-8")
+    count, first, kinds = bc.mypy_errors(Path(sys.executable), package, timeout=300)
+    assert count == 2 and first.startswith("pkg/models.py:1: error:")
+    assert kinds == {"models.py [assignment]": 2}
