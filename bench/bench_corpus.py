@@ -246,6 +246,7 @@ class Result:
     generated: bool = False
     operations: int | None = None  # generated, where the tool makes operations at all
     declared: int | None = None  # what the tool says the document holds ("N of M")
+    found: int | None = None  # operation methods found in numspec's generated clients
     seconds: float = 0.0
     timed_out: bool = False
     imports: bool | None = None
@@ -346,10 +347,11 @@ def run_numspec(setup: Setup, doc: Path, work: Path, nolint: bool = False) -> Re
         return result
     result.generated = done.returncode == 0 and has_python(out)
     summary = SUMMARY.search(text)
+    if result.generated:
+        result.found = client_operations(out)
+        result.operations = result.found
     if summary:
         result.operations, result.declared = int(summary.group(1)), int(summary.group(2))
-    elif result.generated:
-        result.operations = client_operations(out)
     if not result.generated:
         result.error = first_error(done.stdout, done.stderr, doc)
         return result
@@ -463,6 +465,8 @@ def cell(result: Result | None, operations: int) -> str:
     ops = "" if result.operations is None else f" {result.operations}/{operations}"
     if result.declared is not None and result.declared != operations:
         ops += f" (its count: {result.declared})"  # the tool counts the document differently
+    if result.found is not None and result.found != result.operations:
+        ops += f" (clients have {result.found})"  # the summary and the code disagree
     imp = {True: "imports", False: "IMPORT FAILS", None: ""}[result.imports]
     mypy = "" if result.mypy_errors is None else f" mypy {result.mypy_errors}"
     return f"yes{ops} {result.seconds:.1f}s {imp}{mypy}".rstrip()
