@@ -111,9 +111,20 @@ def read_list(path: Path = LIST_FILE) -> list[Entry]:
 
 
 def count_operations(document: dict[str, Any]) -> int:
-    """Operations in a document: HTTP methods of every path item (a $ref'd path item counts 0)."""
+    """Operations in a document: HTTP methods of every path item, following a path item's
+    local `$ref` (SureVoIP points paths at other paths; 3.1 at components.pathItems)."""
+    def resolve(item: Any, seen: int = 0) -> Any:
+        ref = item.get("$ref") if isinstance(item, dict) else None
+        if not isinstance(ref, str) or not ref.startswith("#/") or seen > 8:
+            return item
+        target: Any = document
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            target = target.get(part) if isinstance(target, dict) else None
+        return resolve(target, seen + 1) if target is not None else item
+
     paths = document.get("paths") or {}
-    return sum(1 for item in paths.values() if isinstance(item, dict)
+    return sum(1 for item in map(resolve, paths.values()) if isinstance(item, dict)
                for method in item if method in METHODS)
 
 

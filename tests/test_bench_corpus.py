@@ -38,8 +38,10 @@ def test_count_operations_counts_methods_only() -> None:
         "/a": {"get": {}, "post": {}, "parameters": [], "summary": "s", "x-extra": {}},
         "/b": {"$ref": "#/components/pathItems/B"},
         "/c": {"head": {}, "trace": {}, "options": {}},
-    }}
-    assert bc.count_operations(document) == 5
+        "/d": {"$ref": "#/paths/~1a"},  # another path's item: its two operations again
+        "/e": {"$ref": "#/components/pathItems/Missing"},
+    }, "components": {"pathItems": {"B": {"delete": {}}}}}
+    assert bc.count_operations(document) == 8
     assert bc.count_operations({"openapi": "3.1.0"}) == 0
 
 
