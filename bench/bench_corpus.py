@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
 import re
@@ -110,9 +111,20 @@ def read_list(path: Path = LIST_FILE) -> list[Entry]:
 
 
 def count_operations(document: dict[str, Any]) -> int:
-    """Operations in a document: HTTP methods of every path item (a $ref'd path item counts 0)."""
+    """Operations in a document: HTTP methods of every path item, following a path item's
+    local `$ref` (SureVoIP points paths at other paths; 3.1 at components.pathItems)."""
+    def resolve(item: Any, seen: int = 0) -> Any:
+        ref = item.get("$ref") if isinstance(item, dict) else None
+        if not isinstance(ref, str) or not ref.startswith("#/") or seen > 8:
+            return item
+        target: Any = document
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            target = target.get(part) if isinstance(target, dict) else None
+        return resolve(target, seen + 1) if target is not None else item
+
     paths = document.get("paths") or {}
-    return sum(1 for item in paths.values() if isinstance(item, dict)
+    return sum(1 for item in map(resolve, paths.values()) if isinstance(item, dict)
                for method in item if method in METHODS)
 
 
@@ -155,13 +167,26 @@ class Run:
     seconds: float
 
 
+class Interrupted(Exception):
+    """The run was stopped (Ctrl-C or SIGTERM): start no further tool."""
+
+
+STOP = threading.Event()
+LIVE: set[subprocess.Popen[str]] = set()  # running tools, ended when the run is stopped
+LIVE_LOCK = threading.Lock()
+
+
 def run(cmd: list[str], timeout: float, cwd: Path | None = None,
         env: dict[str, str] | None = None) -> Run:
     """Run a command in its own process group, so a timeout ends its children too."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, errors="replace",
-                            start_new_session=True)
+    with LIVE_LOCK:
+        if STOP.is_set():
+            raise Interrupted
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, errors="replace",
+                                start_new_session=True)
+        LIVE.add(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
         code: int | None = proc.returncode
@@ -169,7 +194,18 @@ def run(cmd: list[str], timeout: float, cwd: Path | None = None,
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
         code = None
+    finally:
+        with LIVE_LOCK:
+            LIVE.discard(proc)
     return Run(code, out, err, time.perf_counter() - started)
+
+
+def stop_all() -> None:
+    with LIVE_LOCK:
+        STOP.set()
+        for proc in LIVE:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def first_line(text: str) -> str:
@@ -200,8 +236,13 @@ def first_error(stdout: str, stderr: str, document: Path | None = None) -> str:
         line = tail + (f" (at {Path(where[0]).name}:{where[1]} in {where[2]})" if where else "")
     else:
         plain = [ln.strip() for ln in lines if not WARNING.match(ln)] or [lines[-1].strip()]
-        at = next((i for i, ln in enumerate(plain) if re.search(r"\berror", ln, re.IGNORECASE)),
-                  len(plain) - 1)
+        # "error: ..." lines first; a mere count ("0 error(s), 9 warning(s)") names no cause.
+        at = next((i for i, ln in enumerate(plain) if re.match(r"error:", ln, re.IGNORECASE)),
+                  None)
+        if at is None:
+            at = next((i for i, ln in enumerate(plain)
+                       if re.search(r"\berror", ln, re.IGNORECASE)
+                       and not re.search(r"\d+ error\(s\)", ln)), len(plain) - 1)
         line = plain[at]
         if line.startswith("Error(s) encountered"):  # openapi-python-client: the cause follows
             line = " | ".join(plain[at:at + 4])
@@ -216,6 +257,7 @@ class Result:
     generated: bool = False
     operations: int | None = None  # generated, where the tool makes operations at all
     declared: int | None = None  # what the tool says the document holds ("N of M")
+    found: int | None = None  # operation methods found in numspec's generated clients
     seconds: float = 0.0
     timed_out: bool = False
     imports: bool | None = None
@@ -223,6 +265,7 @@ class Result:
     error: str = ""
     mypy_errors: int | None = None
     mypy_first: str = ""
+    mypy_kinds: dict[str, int] = field(default_factory=dict)  # "models.py [assignment]": n
     errors: list[str] = field(default_factory=list)  # every error line numspec printed
     skips: list[str] = field(default_factory=list)  # every "skipped ..." line numspec printed
 
@@ -247,19 +290,25 @@ def imports(python: Path, package: Path, timeout: float) -> tuple[bool | None, s
     return True, ""
 
 
-def mypy_errors(python: Path, package: Path, timeout: float) -> tuple[int | None, str]:
+def mypy_errors(python: Path, package: Path, timeout: float
+                ) -> tuple[int | None, str, dict[str, int]]:
+    """(error count, first error line, errors per file kind and mypy code) of mypy --strict."""
     checked = run([str(python), "-m", "mypy", "--strict", "--no-incremental",
                    "--cache-dir", str(package.parent / ".mypy_cache"), package.name],
                   timeout, cwd=package.parent)
     if checked.returncode is None:
-        return None, f"mypy timed out after {timeout:.0f}s"
+        return None, f"mypy timed out after {timeout:.0f}s", {}
     found = re.search(r"Found (\d+) errors?", checked.stdout)
     if found:
-        first = next((ln for ln in checked.stdout.splitlines() if ": error:" in ln), "")
-        return int(found.group(1)), first[:300]
+        lines = [ln for ln in checked.stdout.splitlines() if ": error:" in ln]
+        kinds: Counter[str] = Counter()
+        for line in lines:
+            code = re.search(r"\[([\w-]+)\]\s*$", line)
+            kinds[f"{Path(line.split(':')[0]).name} [{code.group(1) if code else '?'}]"] += 1
+        return int(found.group(1)), (lines[0] if lines else "")[:300], dict(kinds)
     if "Success" in checked.stdout:
-        return 0, ""
-    return None, first_error(checked.stdout, checked.stderr)
+        return 0, "", {}
+    return None, first_error(checked.stdout, checked.stderr), {}
 
 
 def client_operations(package: Path) -> int:
@@ -309,16 +358,18 @@ def run_numspec(setup: Setup, doc: Path, work: Path, nolint: bool = False) -> Re
         return result
     result.generated = done.returncode == 0 and has_python(out)
     summary = SUMMARY.search(text)
+    if result.generated:
+        result.found = client_operations(out)
+        result.operations = result.found
     if summary:
         result.operations, result.declared = int(summary.group(1)), int(summary.group(2))
-    elif result.generated:
-        result.operations = client_operations(out)
     if not result.generated:
         result.error = first_error(done.stdout, done.stderr, doc)
         return result
     result.imports, result.import_error = imports(setup.python, out, setup.timeout)
     if setup.mypy:
-        result.mypy_errors, result.mypy_first = mypy_errors(setup.python, out, setup.timeout)
+        result.mypy_errors, result.mypy_first, result.mypy_kinds = mypy_errors(
+            setup.python, out, setup.timeout)
     return result
 
 
@@ -403,6 +454,8 @@ def measure(setup: Setup, root: Path, entry: Entry, tools: list[str], scratch: P
         work.mkdir(parents=True, exist_ok=True)
         try:
             info.results[tool] = runners[tool](work)
+        except Interrupted:
+            break
         except Exception as exc:  # noqa: BLE001 - the bench's own failure is a "no", not a traceback
             info.results[tool] = Result(tool, error=f"bench: {type(exc).__name__}: {exc}")
         finally:
@@ -421,6 +474,10 @@ def cell(result: Result | None, operations: int) -> str:
     if not result.generated:
         return f"no {result.seconds:.1f}s"
     ops = "" if result.operations is None else f" {result.operations}/{operations}"
+    if result.declared is not None and result.declared != operations:
+        ops += f" (its count: {result.declared})"  # the tool counts the document differently
+    if result.found is not None and result.found != result.operations:
+        ops += f" (clients have {result.found})"  # the summary and the code disagree
     imp = {True: "imports", False: "IMPORT FAILS", None: ""}[result.imports]
     mypy = "" if result.mypy_errors is None else f" mypy {result.mypy_errors}"
     return f"yes{ops} {result.seconds:.1f}s {imp}{mypy}".rstrip()
@@ -436,6 +493,8 @@ def cause_key(line: str) -> str:
     key = re.sub(r"\(at ([\w.]+):\d+ in (\S+)\)", r"(at \1 in \2)", key)
     key = re.sub(r"((example|default) does not match its schema).*", r"\1", key)
     key = re.sub(r"UnsupportedSpec: [^:]+: ", "UnsupportedSpec: ", key)  # drop the schema name
+    key = re.sub(r"not generated: [^:]+: ", "not generated: ", key)  # ... and the tag's
+    key = re.sub(r"^import [\w.]+: ", "import: ", key)  # which module failed first
     key = re.sub(r"\b(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|TRACE) /\S*", "METHOD PATH", key)
     key = re.sub(r"components\.\w+\.\S+", "components.X", key)
     # Quoted names go; media types and the type after "not" stay: they say what is missing.
@@ -512,12 +571,17 @@ def failure_causes(docs: list[DocResult], tool: str
         if not r.generated:
             first[cause_key(r.error)] += 1
         elif r.imports is False:
-            first["import: " + cause_key(r.import_error)] += 1
+            first[cause_key(r.import_error)] += 1
         for key in {cause_key(line) for line in r.errors}:
             every[key] += 1
         for line in r.skips:
             skipped[cause_key(line)] += 1
     return first, every, skipped
+
+
+def code(text: str) -> str:
+    """Markdown inline code that survives backticks inside the text."""
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
 def report(docs: list[DocResult], tools: list[str]) -> tuple[str, str]:
@@ -546,10 +610,10 @@ def report(docs: list[DocResult], tools: list[str]) -> tuple[str, str]:
             why = "" if r is None else (r.error if not r.generated else r.import_error)
             if why:
                 text.append(f"  {d.path} [{t}]: {why}")
-                md.append(f"- `{d.path}` [{t}]: `{why}`")
+                md.append(f"- `{d.path}` [{t}]: {code(why)}")
             if r is not None and r.mypy_first:
                 text.append(f"  {d.path} [{t} mypy]: {r.mypy_first}")
-                md.append(f"- `{d.path}` [{t} mypy]: `{r.mypy_first}`")
+                md.append(f"- `{d.path}` [{t} mypy]: {code(r.mypy_first)}")
     text.append("")
     md.append("")
     text.append("totals:")
@@ -578,19 +642,29 @@ def report(docs: list[DocResult], tools: list[str]) -> tuple[str, str]:
         md += ["", f"{t}: first cause of failure (documents), most common first:", ""]
         for key, count in first.most_common():
             text.append(f"  {count:>3}  {key}")
-            md.append(f"- {count} docs: `{key}`")
+            md.append(f"- {count} docs: {code(key)}")
         if every:
             text.append(f"{t}: every error kind printed (documents showing it):")
             md += ["", f"{t}: every error kind printed (documents showing it):", ""]
             for key, count in every.most_common():
                 text.append(f"  {count:>3}  {key}")
-                md.append(f"- {count} docs: `{key}`")
+                md.append(f"- {count} docs: {code(key)}")
+        mypy_kinds: Counter[str] = Counter()
+        for d in docs:
+            r = d.results.get(t)
+            mypy_kinds.update(r.mypy_kinds if r else {})
+        if mypy_kinds:
+            text.append(f"{t}: mypy --strict errors by file and code:")
+            md += ["", f"{t}: mypy --strict errors by file and code:", ""]
+            for key, count in mypy_kinds.most_common():
+                text.append(f"  {count:>3}  {key}")
+                md.append(f"- {count} errors: `{key}`")
         if skipped:
             text.append(f"{t}: operations skipped, by cause:")
             md += ["", f"{t}: operations skipped, by cause:", ""]
             for key, count in skipped.most_common():
                 text.append(f"  {count:>3}  {key}")
-                md.append(f"- {count} operations: `{key}`")
+                md.append(f"- {count} operations: {code(key)}")
     return "\n".join(text), "\n".join(md)
 
 
@@ -703,13 +777,20 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result.problem or cells}", file=sys.stderr, flush=True)
         return result
 
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminated)
+    pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            docs = list(pool.map(one, enumerate(entries)))
+        docs = list(pool.map(one, enumerate(entries)))
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        stop_all()  # the tools first, so no worker thread waits on one
+        pool.shutdown(wait=True, cancel_futures=True)
+        print("interrupted: no report", file=sys.stderr)
         return 130
     finally:
+        pool.shutdown(wait=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
     if args.json:

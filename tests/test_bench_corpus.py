@@ -38,8 +38,10 @@ def test_count_operations_counts_methods_only() -> None:
         "/a": {"get": {}, "post": {}, "parameters": [], "summary": "s", "x-extra": {}},
         "/b": {"$ref": "#/components/pathItems/B"},
         "/c": {"head": {}, "trace": {}, "options": {}},
-    }}
-    assert bc.count_operations(document) == 5
+        "/d": {"$ref": "#/paths/~1a"},  # another path's item: its two operations again
+        "/e": {"$ref": "#/components/pathItems/Missing"},
+    }, "components": {"pathItems": {"B": {"delete": {}}}}}
+    assert bc.count_operations(document) == 8
     assert bc.count_operations({"openapi": "3.1.0"}) == 0
 
 
@@ -59,6 +61,8 @@ def test_first_error_takes_the_first_error_line_and_shortens_the_path(tmp_path: 
     stderr = f"generating...\nerror: {doc} /paths: no 4xx\nerror: {doc} /b: other\n"
     assert bc.first_error("", stderr, doc) == "error: x.json /paths: no 4xx"
     assert bc.first_error("only line\n", "") == "only line"
+    counted = f"lint: 0 error(s), 9 warning(s) in the document\nerror: {doc}: generation failed\n"
+    assert bc.first_error("", counted, doc) == "error: x.json: generation failed"
 
 
 def test_first_error_skips_warnings_and_reads_openapi_python_client() -> None:
@@ -88,6 +92,8 @@ def test_cause_key_groups_one_kind_of_failure() -> None:
     # The media type or JSON type says what is missing, so it stays.
     assert "'multipart/form-data'" in bc.cause_key(
         "error: a.json: POST /files: request bodies of ['multipart/form-data'] are not supported")
+    assert bc.cause_key("import out.gists: ImportError: no email-validator (networks.py:9)") == \
+        bc.cause_key("import out.users: ImportError: no email-validator (networks.py:9)")
     assert bc.cause_key("UnsupportedSpec: Api20100401Account: DCG returned several modules") == \
         bc.cause_key("UnsupportedSpec: default: DCG returned several modules")
     assert bc.cause_key("KeyError: 'A' (at ir.py:10 in f)") == \
@@ -153,3 +159,13 @@ def test_a_whole_run_on_a_local_package(tmp_path: Path) -> None:
     assert dcg["generated"] and dcg["imports"] and dcg["operations"] is None
     assert missing["problem"].startswith("cannot read api/missing.json")
     assert results["totals"]["numspec"]["importable"] == 1
+
+
+def test_mypy_errors_counts_by_file_and_code(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "models.py").write_text("x: int = 'one'\ny: str = 2\n", encoding="utf-8")
+    count, first, kinds = bc.mypy_errors(Path(sys.executable), package, timeout=300)
+    assert count == 2 and first.startswith("pkg/models.py:1: error:")
+    assert kinds == {"models.py [assignment]": 2}
