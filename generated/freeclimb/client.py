@@ -193,7 +193,9 @@ class FreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_incoming_numbers(_response)
 
     def buy_a_phone_number(
@@ -331,7 +333,9 @@ class FreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)
 
 
@@ -456,7 +460,9 @@ class AsyncFreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = await self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_incoming_numbers(_response)
 
     async def buy_a_phone_number(
@@ -595,5 +601,7 @@ class AsyncFreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = await self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)
