@@ -11,6 +11,9 @@ def main(argv: list[str]) -> int:
     status = 0
     for path in sorted(Path(__file__).resolve().parent.glob("bench_*.py")):
         module = importlib.import_module(f"bench.{path.stem}")
+        if getattr(module, "STANDALONE", False):
+            print(f"== {path.stem}: skipped (run `python -m bench.{path.stem}` on its own)")
+            continue
         print(f"== {path.stem}", flush=True)
         status = max(status, int(module.main(argv)))
         print()

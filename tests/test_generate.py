@@ -163,44 +163,71 @@ def test_refuses_a_dangling_ref_and_leaves_output_untouched(tmp_path: Path) -> N
     assert "error:" in result.stderr and "Missing" in result.stderr
 
 
-def test_refuses_a_bad_example_with_the_lint_finding(tmp_path: Path) -> None:
+def test_a_bad_example_is_a_warning_not_a_refusal(tmp_path: Path) -> None:
     spec = tmp_path / "petstore.yaml"
     text = PETSTORE.read_text()
     planted = text.replace("example: Rex", "example: 42")
     assert planted != text
     spec.write_text(planted)
-    out = tmp_path / "out"
-    assert numspec("generate", "--spec", PETSTORE, "--out", out).returncode == 0
-    result = refused(spec, out)
-    assert "petstore.yaml" in result.stderr
-    assert "/components/schemas/NewPet/properties/name/example" in result.stderr
+    result = numspec("generate", "--spec", spec, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "0 error(s), 1 warning(s)" in result.stderr
+    assert "/components/schemas/NewPet/properties/name/example" not in result.stderr
+    verbose = numspec("generate", "--verbose", "--spec", spec, "--out", tmp_path / "out2")
+    assert verbose.returncode == 0
+    assert re.search(r"^warning: .*petstore.yaml /components/schemas/NewPet/properties/name/example: "
+                     r"example does not match", verbose.stderr, re.MULTILINE), verbose.stderr
 
 
-def test_refuses_what_the_generator_cannot_express(tmp_path: Path) -> None:
-    """Sound for lint, but cookie parameters have no place in the generated API (yet)."""
+def plant_dangling_ref(tmp_path: Path) -> Path:
+    """The pet store with POST /pets's answer (the second use of Pet) pointing nowhere."""
     spec = tmp_path / "petstore.yaml"
-    text = PETSTORE.read_text()
-    planted = text.replace("        - name: sort-order\n          in: query",
-                           "        - name: session\n          in: cookie")
-    assert planted != text
-    spec.write_text(planted)
+    old = '$ref: "#/components/schemas/Pet"'
+    parts = PETSTORE.read_text().split(old)
+    spec.write_text(parts[0] + old + parts[1] + '$ref: "#/components/schemas/Missing"'
+                    + old.join(parts[2:]))
+    return spec
+
+
+def test_skips_what_it_cannot_express_and_generates_the_rest(tmp_path: Path) -> None:
+    spec = plant_dangling_ref(tmp_path)
+    out = tmp_path / "out"
+    result = numspec("generate", "--spec", spec, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped ")]
+    expected = "skipped POST /pets (createPet): dangling $ref '#/components/schemas/Missing'"
+    assert skipped == [expected], result.stderr
+    assert re.search(r"^(\d+) of (\d+) operations generated, 1 skipped$", result.stderr, re.MULTILINE)
+    client = (out / "pets" / "client.py").read_text()
+    assert "def list_pets(" in client and "def create_pet(" not in client
+    # The lint error is printed too, as advice: it explains the skip.
+    assert "error: " in result.stderr and "dangling $ref" in result.stderr
+
+
+def test_fail_on_skip_refuses_and_writes_nothing(tmp_path: Path) -> None:
+    spec = plant_dangling_ref(tmp_path)
     out = tmp_path / "out"
     assert numspec("generate", "--spec", PETSTORE, "--out", out).returncode == 0
-    result = refused(spec, out)
-    assert "parameters in 'cookie' are not supported" in result.stderr
+    before = snapshot(out)
+    result = numspec("generate", "--fail-on-skip", "--spec", spec, "--out", out)
+    assert result.returncode == 1
+    assert "skipped POST /pets (createPet)" in result.stderr and "--fail-on-skip" in result.stderr
+    assert snapshot(out) == before
 
 
-def test_refuses_methods_the_stubs_cannot_serve(tmp_path: Path) -> None:
-    """An OPTIONS operation would be silently dropped and answered 405: refuse it instead."""
+def test_refuses_when_nothing_can_be_generated(tmp_path: Path) -> None:
     spec = tmp_path / "petstore.yaml"
-    text = PETSTORE.read_text()
-    planted = text.replace("  /pets:\n    get:", "  /pets:\n    options:", 1)
-    assert planted != text
-    spec.write_text(planted)
+    # Every operation's path parameter, body or answer refers to a schema that is not there.
+    text = re.sub(r'"#/components/schemas/\w+"', '"#/components/schemas/Missing"',
+                  PETSTORE.read_text())
+    text = text.replace('"#/components/responses/BadRequest"', '"#/components/responses/Gone"')
+    spec.write_text(text)
     out = tmp_path / "out"
     assert numspec("generate", "--spec", PETSTORE, "--out", out).returncode == 0
     result = refused(spec, out)
-    assert "OPTIONS /pets: OPTIONS operations are not supported" in result.stderr
+    assert "no operation could be generated" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_failed_write_leaves_the_previous_output(tmp_path: Path) -> None:

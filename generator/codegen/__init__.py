@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from numspec.generator.codegen.ir import Parser, Skip, UnsupportedSpec
+from numspec.generator.codegen.ir import Parser, Provider, Skip, UnsupportedSpec
 from numspec.generator.specload import Finding, LoadedSpec, load, root_file
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "generated"
@@ -71,7 +71,11 @@ class Outcome:
 def build(loaded: LoadedSpec, progress: bool = False) -> Outcome:
     """Every output file for the operations the generator can express; the rest skipped."""
     # Imported here: datamodel-code-generator is slow to import and `--check` rarely needs it.
-    from numspec.generator.codegen.render import render_provider, render_runtime
+    from numspec.generator.codegen.render import (
+        render_provider,
+        render_runtime,
+        render_shared_models,
+    )
 
     shown = loaded.display(loaded.root)
     parser = Parser(loaded.document)
@@ -80,11 +84,18 @@ def build(loaded: LoadedSpec, progress: bool = False) -> Outcome:
                       parser.total, 0, parser.skipped)
     outcome.files["runtime.py"] = render_runtime("runtime")
     outcome.files["serving.py"] = render_runtime("serving")
+    shared = None
+    if shares_schemas(providers):
+        try:
+            outcome.files["models.py"], shared = render_shared_models(parser, providers)
+        except Exception as exc:  # noqa: BLE001 - then each provider on its own, below
+            outcome.errors.append(f"{shown}: shared models not generated ({type(exc).__name__}: "
+                                  f"{' '.join(str(exc).split())[:300]}); trying per provider")
     for provider in providers:
         if progress:
             print(f"  {provider.prefix}: {len(provider.operations)} operations", file=sys.stderr)
         try:
-            rendered = render_provider(parser, provider)
+            rendered, dropped = render_provider(parser, provider, shared)
         except Exception as exc:  # noqa: BLE001 - one provider's failure must not sink the rest
             pointer = getattr(exc, "pointer", "")
             cause = str(exc) if isinstance(exc, UnsupportedSpec) else f"{type(exc).__name__}: {exc}"
@@ -95,10 +106,23 @@ def build(loaded: LoadedSpec, progress: bool = False) -> Outcome:
                                      f"its provider {provider.tag!r} failed", pointer)
                                 for op in provider.operations]
             continue
+        outcome.skipped += dropped
+        if not provider.operations:
+            continue
         for name, text in rendered.items():
             outcome.files[f"{provider.package}/{name}"] = text
         outcome.generated += sum(len(op.routes) for op in provider.operations)
     return outcome
+
+
+def shares_schemas(providers: list[Provider]) -> bool:
+    """True when some schema is used by two providers (our contract's two share none)."""
+    seen: set[str] = set()
+    for provider in providers:
+        if seen & provider.schema_names:
+            return True
+        seen |= provider.schema_names
+    return False
 
 
 def generate_files(loaded: LoadedSpec, progress: bool = False) -> dict[str, str]:

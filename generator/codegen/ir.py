@@ -21,7 +21,7 @@ IGNORED_HEADERS = ("accept", "content-type", "authorization")
 # Names a generated method already uses for itself.
 RESERVED = ("self", "body", "format")
 # Modules of the output's top level, which a provider package may not shadow.
-RESERVED_PACKAGES = ("runtime", "serving")
+RESERVED_PACKAGES = ("runtime", "serving", "models")
 JSON = "application/json"
 XML = "application/xml"
 FORM = "application/x-www-form-urlencoded"
@@ -234,6 +234,7 @@ class Paging:
     item_model: str
     next_key: str           # wire key of the next-page link
     page_param: Param | None  # when set, iterate by page number (filters survive)
+    optional: bool = False    # the array may be missing from a page (typed `list | None`)
 
     @property
     def page_name(self) -> str:
@@ -302,6 +303,13 @@ def snake(name: str) -> str:
     if name[0].isdigit():
         name = "n_" + name
     return name + "_" if keyword.iskeyword(name) else name
+
+
+def param_name(name: str) -> str:
+    """A parameter's Python name; Twilio's range filters `StartTime<` and `StartTime>` (next
+    to `StartTime`) become `start_time_before` and `start_time_after`, as its SDKs call them."""
+    name = re.sub(r"<=?$", "_before", re.sub(r">=?$", "_after", str(name)))
+    return snake(name)
 
 
 def pascal(name: str) -> str:
@@ -437,20 +445,24 @@ class Parser:
         else:
             schema = self.merged(p.get("schema", {}))
             shape = {"array": "array", "object": "object"}.get(json_type(schema), "scalar")
-            if shape == "array":
+            deep = style == "deepObject"  # nested brackets, whatever the value (as Stripe uses it)
+            if deep and any(k in schema for k in ("oneOf", "anyOf")):
+                annotation, constraints = "Any", {}  # e.g. an object of bounds or one number
+            elif shape == "array":
                 items = self.merged(schema.get("items", {}))
-                item_type, _ = scalar_type(items, f"{label} items")
+                if deep and json_type(items) in ("object", "array"):
+                    item_type = "Any"
+                else:
+                    item_type, _ = scalar_type(items, f"{label} items")
                 annotation, constraints = f"list[{item_type}]", {}
             elif shape == "object":
                 properties = tuple(schema.get("properties", {}))
                 annotation, constraints = "dict[str, Any]", {}
             else:
                 annotation, constraints = scalar_type(schema, label)
-            if style == "deepObject" and shape != "object":
-                raise UnsupportedSpec(f"{label}: deepObject applies to objects only")
         required = bool(p.get("required", False)) or location == "path"
         return Param(
-            name=p["name"], py_name=snake(p["name"]), location=location, required=required,
+            name=p["name"], py_name=param_name(p["name"]), location=location, required=required,
             annotation=annotation, constraints=constraints,
             default=schema.get("default"), has_default="default" in schema and shape == "scalar",
             description=" ".join(str(p.get("description", "")).split()),
@@ -540,6 +552,7 @@ class Parser:
             except Exception as exc:  # noqa: BLE001 - any surprise skips one operation only
                 self.hoisted = hoisted
                 reason = str(exc) if isinstance(exc, UnsupportedSpec) else f"{type(exc).__name__}: {exc}"
+                reason = reason.removeprefix(f"{method.upper()} {path}: ")
                 pointer = getattr(exc, "pointer", "") or pointer_join("/paths", path, method)
                 op_id = op.get("operationId")
                 self.skipped.append(Skip(method, path, op_id if isinstance(op_id, str) else "",
@@ -549,6 +562,7 @@ class Parser:
             if tag not in providers:
                 info = tags.get(tag, {})
                 servers = item.get("servers") or op.get("servers") or self.doc.get("servers") or [{"url": "/"}]
+                server = servers[0] if isinstance(servers, list) and isinstance(servers[0], dict) else {}
                 package = snake(tag)
                 while package in packages or package in RESERVED_PACKAGES:
                     package += "_"
@@ -556,8 +570,7 @@ class Parser:
                 providers[tag] = Provider(
                     tag=tag, package=package, prefix=info.get("x-numspec-prefix", pascal(tag)),
                     description=" ".join(str(info.get("description", "")).split()),
-                    base_url=server_url(servers[0] if isinstance(servers[0], dict) else {}),
-                    **server_parts(servers[0] if isinstance(servers[0], dict) else {}))
+                    base_url=server_url(server), **server_parts(server))
             provider = providers[tag]
             names = {o.name for o in provider.operations}
             pascals = {o.pascal for o in provider.operations}
@@ -741,7 +754,9 @@ class Parser:
         items = self.deref(props[arrays[0]]).get("items", {})
         item_model = self.schema_name(items, f"{op.pascal}Item")
         page_param = next((p for p in op.query_params if p.name.lower() == "page"), None)
-        return Paging(arrays[0], item_model, next_keys[0], page_param)
+        required = self.merged(self.component(model)).get("required", [])
+        optional = arrays[0] not in required or self.allows_null(props[arrays[0]])
+        return Paging(arrays[0], item_model, next_keys[0], page_param, optional)
 
     def collect_schemas(self, provider: Provider) -> None:
         """Every component schema this provider's operations reach, and their XML shapes."""
