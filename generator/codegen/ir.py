@@ -20,6 +20,9 @@ SCHEMAS = "#/components/schemas/"
 IGNORED_HEADERS = ("accept", "content-type", "authorization")
 # Names a generated method already uses for itself.
 RESERVED = ("self", "body", "format")
+# Attributes of pydantic's BaseModel, which a field of a stub's Params model may not shadow.
+MODEL_ATTRIBUTES = ("construct", "copy", "dict", "from_orm", "json", "parse_file", "parse_obj",
+                    "parse_raw", "schema", "schema_json", "update_forward_refs", "validate")
 # Modules of the output's top level, which a provider package may not shadow.
 RESERVED_PACKAGES = ("runtime", "serving", "models")
 JSON = "application/json"
@@ -464,7 +467,8 @@ class Parser:
         return Param(
             name=p["name"], py_name=param_name(p["name"]), location=location, required=required,
             annotation=annotation, constraints=constraints,
-            default=schema.get("default"), has_default="default" in schema and shape == "scalar",
+            default=schema.get("default"),
+            has_default="default" in schema and shape == "scalar" and fits(schema["default"], annotation),
             description=" ".join(str(p.get("description", "")).split()),
             is_account=bool(p.get("x-numspec-account", False)),
             style=style, explode=explode, shape=shape, properties=properties,
@@ -602,7 +606,7 @@ class Parser:
             raw_params[(p.get("name"), p.get("in"))] = raw
         params = [self.param(raw, where) for (name, location), raw in raw_params.items()
                   if not (location == "header" and str(name).lower() in IGNORED_HEADERS)]
-        taken = set(RESERVED)
+        taken = set(RESERVED) | set(MODEL_ATTRIBUTES)
         for param in params:
             # Python names must be unique in a signature (`id` in path and in query, or
             # `page-size` next to `page_size`) and must not hide the client's own names.
@@ -823,6 +827,16 @@ class Parser:
             shape["wrapped"] = bool(xml.get("wrapped", False))
             shape["items"] = self.xml_shape(resolved.get("items", {}), default_name, depth + 1)
         return shape
+
+
+def fits(value: Any, annotation: str) -> bool:
+    """Whether a parameter's default has its own type (Ably documents limit: "100" as an integer)."""
+    if annotation.startswith("Literal["):
+        return repr(value) in annotation[len("Literal["):-1].split(", ")
+    kinds = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}.get(annotation)
+    if kinds is None:
+        return True
+    return isinstance(value, kinds) and (annotation == "bool" or not isinstance(value, bool))
 
 
 def is_binary(schema: dict[str, Any]) -> bool:
