@@ -245,9 +245,9 @@ def test_round_trip_parameters(mods: dict[str, ModuleType], served: tuple[str, A
         assert client.find_items([1], created=7).seen["params"]["created"] == "7"
         assert seen["principal"] == {"headerKey": KEY}
         point = client.get_point({"x": "1", "y": "2"}, ["a", "b"], mode={"a": "1", "b": "2"},
-                                 json_query="j", limit=3).seen
+                                 json_="j", limit=3).seen
         assert point["params"] == {"point": {"x": "1", "y": "2"}, "coords": ["a", "b"],
-                                   "mode": {"a": "1", "b": "2"}, "json_query": "j", "limit": 3}
+                                   "mode": {"a": "1", "b": "2"}, "json_": "j", "limit": 3}
         assert client.search(q="x y").seen["params"] == {"q": "x y"}
         # The stub validates item types: codes are integers.
         refused = httpx.get(base + "/items/1", params={"codes": "1|x"}, headers={"X-Api-Key": KEY})

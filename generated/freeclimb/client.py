@@ -40,36 +40,36 @@ def _error(response: httpx.Response, model: type[BaseModel] | None) -> ApiError:
 
 def _decode_list_incoming_numbers(response: httpx.Response) -> models.IncomingNumberList:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError}).get(response.status_code))
     return models.IncomingNumberList.model_validate_json(response.content)
 
 
 def _decode_buy_a_phone_number(response: httpx.Response) -> models.IncomingNumber:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 409: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 409: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}).get(response.status_code))
     return models.IncomingNumber.model_validate_json(response.content)
 
 
 def _decode_get_an_incoming_number(response: httpx.Response) -> models.IncomingNumber:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}).get(response.status_code))
     return models.IncomingNumber.model_validate_json(response.content)
 
 
 def _decode_update_an_incoming_number(response: httpx.Response) -> models.IncomingNumber:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError, 413: models.PlatformError, 415: models.PlatformError}).get(response.status_code))
     return models.IncomingNumber.model_validate_json(response.content)
 
 
 def _decode_delete_an_incoming_number(response: httpx.Response) -> None:
     if response.status_code != 204:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError, 403: models.PlatformError, 404: models.PlatformError}).get(response.status_code))
 
 
 def _decode_list_available_numbers(response: httpx.Response) -> models.AvailableNumberList:
     if response.status_code != 200:
-        raise _error(response, {400: models.PlatformError, 401: models.PlatformError}.get(response.status_code))
+        raise _error(response, dict[int, type[BaseModel]]({400: models.PlatformError, 401: models.PlatformError}).get(response.status_code))
     return models.AvailableNumberList.model_validate_json(response.content)
 
 
@@ -186,7 +186,7 @@ class FreeClimbClient:
         """Every item of `list_incoming_numbers`, fetching further pages as needed."""
         _page = self.list_incoming_numbers(phone_number=phone_number, alias=alias, region=region, country=country, application_id=application_id, has_application=has_application, voice_enabled=voice_enabled, sms_enabled=sms_enabled, has_campaign=has_campaign, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, tfn_campaign_id=tfn_campaign_id, offnet=offnet, cursor=cursor, )
         while True:
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             _link = _page.next_page_uri
             if not _link:
                 return
@@ -324,7 +324,7 @@ class FreeClimbClient:
         """Every item of `list_available_numbers`, fetching further pages as needed."""
         _page = self.list_available_numbers(phone_number=phone_number, region=region, country=country, voice_enabled=voice_enabled, sms_enabled=sms_enabled, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, cursor=cursor, )
         while True:
-            yield from _page.available_phone_numbers
+            yield from _page.available_phone_numbers or []
             _link = _page.next_page_uri
             if not _link:
                 return
@@ -448,7 +448,7 @@ class AsyncFreeClimbClient:
         """Every item of `list_incoming_numbers`, fetching further pages as needed."""
         _page = await self.list_incoming_numbers(phone_number=phone_number, alias=alias, region=region, country=country, application_id=application_id, has_application=has_application, voice_enabled=voice_enabled, sms_enabled=sms_enabled, has_campaign=has_campaign, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, tfn_campaign_id=tfn_campaign_id, offnet=offnet, cursor=cursor, )
         while True:
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             _link = _page.next_page_uri
             if not _link:
@@ -587,7 +587,7 @@ class AsyncFreeClimbClient:
         """Every item of `list_available_numbers`, fetching further pages as needed."""
         _page = await self.list_available_numbers(phone_number=phone_number, region=region, country=country, voice_enabled=voice_enabled, sms_enabled=sms_enabled, capabilities_voice=capabilities_voice, capabilities_sms=capabilities_sms, capabilities_toll_free=capabilities_toll_free, capabilities_ten_dlc=capabilities_ten_dlc, capabilities_short_code=capabilities_short_code, cursor=cursor, )
         while True:
-            for _item in _page.available_phone_numbers:
+            for _item in _page.available_phone_numbers or []:
                 yield _item
             _link = _page.next_page_uri
             if not _link:

@@ -251,7 +251,7 @@ class RestcommClient:
         _number = 0
         while True:
             _page = self.list_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             if _page.next_page_uri in (None, "", "null"):
                 return
             _number += 1
@@ -417,7 +417,7 @@ class RestcommClient:
         _number = 0
         while True:
             _page = self.list_local_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             if _page.next_page_uri in (None, "", "null"):
                 return
             _number += 1
@@ -496,7 +496,7 @@ class RestcommClient:
         _number = 0
         while True:
             _page = self.list_toll_free_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             if _page.next_page_uri in (None, "", "null"):
                 return
             _number += 1
@@ -575,7 +575,7 @@ class RestcommClient:
         _number = 0
         while True:
             _page = self.list_mobile_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            yield from _page.incoming_phone_numbers
+            yield from _page.incoming_phone_numbers or []
             if _page.next_page_uri in (None, "", "null"):
                 return
             _number += 1
@@ -693,7 +693,7 @@ class AsyncRestcommClient:
         _number = 0
         while True:
             _page = await self.list_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             if _page.next_page_uri in (None, "", "null"):
                 return
@@ -860,7 +860,7 @@ class AsyncRestcommClient:
         _number = 0
         while True:
             _page = await self.list_local_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             if _page.next_page_uri in (None, "", "null"):
                 return
@@ -940,7 +940,7 @@ class AsyncRestcommClient:
         _number = 0
         while True:
             _page = await self.list_toll_free_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             if _page.next_page_uri in (None, "", "null"):
                 return
@@ -1020,7 +1020,7 @@ class AsyncRestcommClient:
         _number = 0
         while True:
             _page = await self.list_mobile_incoming_phone_numbers(page_size=page_size, phone_number=phone_number, friendly_name=friendly_name, beta=beta, sort_by=sort_by, reverse=reverse, page=_number)
-            for _item in _page.incoming_phone_numbers:
+            for _item in _page.incoming_phone_numbers or []:
                 yield _item
             if _page.next_page_uri in (None, "", "null"):
                 return

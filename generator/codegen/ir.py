@@ -14,15 +14,16 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from numspec.generator.specload import HTTP_METHODS, escape, pointer_join, resolve_pointer, unescape
+from pydantic import BaseModel
 
 SCHEMAS = "#/components/schemas/"
 # OpenAPI: header parameters with these names "SHALL be ignored" (the transport owns them).
 IGNORED_HEADERS = ("accept", "content-type", "authorization")
 # Names a generated method already uses for itself.
 RESERVED = ("self", "body", "format")
-# Attributes of pydantic's BaseModel, which a field of a stub's Params model may not shadow.
-MODEL_ATTRIBUTES = ("construct", "copy", "dict", "from_orm", "json", "parse_file", "parse_obj",
-                    "parse_raw", "schema", "schema_json", "update_forward_refs", "validate")
+# What pydantic's BaseModel defines (`json`, `copy`, `schema`, `construct`, ...): the stubs'
+# Params models may not use them as field names.
+MODEL_ATTRIBUTES = frozenset(name for name in dir(BaseModel) if not name.startswith("_"))
 # Modules of the output's top level, which a provider package may not shadow.
 RESERVED_PACKAGES = ("runtime", "serving", "models")
 JSON = "application/json"
@@ -237,7 +238,6 @@ class Paging:
     item_model: str
     next_key: str           # wire key of the next-page link
     page_param: Param | None  # when set, iterate by page number (filters survive)
-    optional: bool = False    # the array may be missing from a page (typed `list | None`)
 
     @property
     def page_name(self) -> str:
@@ -467,8 +467,8 @@ class Parser:
         return Param(
             name=p["name"], py_name=param_name(p["name"]), location=location, required=required,
             annotation=annotation, constraints=constraints,
-            default=schema.get("default"),
-            has_default="default" in schema and shape == "scalar" and fits(schema["default"], annotation),
+            default=sound_default(schema), has_default="default" in schema and shape == "scalar"
+            and sound_default(schema) is not None,
             description=" ".join(str(p.get("description", "")).split()),
             is_account=bool(p.get("x-numspec-account", False)),
             style=style, explode=explode, shape=shape, properties=properties,
@@ -604,10 +604,17 @@ class Parser:
         for raw in list(item.get("parameters", [])) + list(op.get("parameters", [])):
             p = self.deref(raw)
             raw_params[(p.get("name"), p.get("in"))] = raw
+        for name in re.findall(r"\{([^}]+)\}", path.split("?", 1)[0]):  # not ClickSend's ?x={x}
+            if (name, "path") not in raw_params:
+                # Undeclared (the document is invalid there): a required string, as written.
+                raw_params[(name, "path")] = {"name": name, "in": "path", "required": True,
+                                              "schema": {"type": "string"}}
         params = [self.param(raw, where) for (name, location), raw in raw_params.items()
                   if not (location == "header" and str(name).lower() in IGNORED_HEADERS)]
         taken = set(RESERVED) | set(MODEL_ATTRIBUTES)
         for param in params:
+            if param.py_name in MODEL_ATTRIBUTES:
+                param.py_name += "_"  # a field of the stubs' Params model may not shadow these
             # Python names must be unique in a signature (`id` in path and in query, or
             # `page-size` next to `page_size`) and must not hide the client's own names.
             if param.py_name in taken:
@@ -758,9 +765,7 @@ class Parser:
         items = self.deref(props[arrays[0]]).get("items", {})
         item_model = self.schema_name(items, f"{op.pascal}Item")
         page_param = next((p for p in op.query_params if p.name.lower() == "page"), None)
-        required = self.merged(self.component(model)).get("required", [])
-        optional = arrays[0] not in required or self.allows_null(props[arrays[0]])
-        return Paging(arrays[0], item_model, next_keys[0], page_param, optional)
+        return Paging(arrays[0], item_model, next_keys[0], page_param)
 
     def collect_schemas(self, provider: Provider) -> None:
         """Every component schema this provider's operations reach, and their XML shapes."""
@@ -829,20 +834,43 @@ class Parser:
         return shape
 
 
-def fits(value: Any, annotation: str) -> bool:
-    """Whether a parameter's default has its own type (Ably documents limit: "100" as an integer)."""
-    if annotation.startswith("Literal["):
-        return repr(value) in annotation[len("Literal["):-1].split(", ")
-    kinds = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}.get(annotation)
-    if kinds is None:
-        return True
-    return isinstance(value, kinds) and (annotation == "bool" or not isinstance(value, bool))
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "object": (dict,), "array": (list,), "null": (type(None),)}
 
 
-def is_binary(schema: dict[str, Any]) -> bool:
-    """A file: `format: binary` (3.0 spelling) or a string with a contentMediaType (3.1)."""
-    return json_type(schema) == "string" and (
-        schema.get("format") == "binary" or "contentMediaType" in schema)
+def sound_default(schema: dict[str, Any]) -> Any:
+    """A schema's `default` when it fits the schema's type and enum, else None: documents have
+    `default: "100"` on integers and `default: 6` on string enums, which would make the
+    generated code wrong for mypy (a string given for a number that parses is taken as meant)."""
+    if not isinstance(schema, dict) or "default" not in schema:
+        return None
+    value = schema["default"]
+    if not schema.get("type") and ("oneOf" in schema or "anyOf" in schema):
+        return None  # DCG copies a union's default into every member's model (OpenAI's prompt)
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
+    if isinstance(value, str) and kinds and "string" not in kinds:
+        for kind, parse in (("integer", int), ("number", float)):
+            if kind in kinds:
+                try:
+                    value = parse(value)
+                    break
+                except ValueError:
+                    pass
+        if "boolean" in kinds and value in ("true", "false"):
+            value = value == "true"
+    if kinds and not any(isinstance(value, JSON_TYPES.get(k, ())) and not (
+            isinstance(value, bool) and k in ("integer", "number")) for k in kinds):
+        return None
+    if isinstance(schema.get("enum"), list) and value not in schema["enum"]:
+        return None
+    if isinstance(value, (dict, list)) and (not kinds or (isinstance(value, dict) and value) or any(
+            isinstance(v, (dict, list)) for v in value)):
+        return None  # models written as data: the typed field cannot take them as given
+    if isinstance(value, str) and schema.get("format") in ("uri", "url", "uri-reference"):
+        return None  # the field is typed AnyUrl, which a str default does not fit
+    return value
 
 
 def is_json(media: str) -> bool:
@@ -855,6 +883,12 @@ def component_of(ref: Any) -> str | None:
     if isinstance(ref, str) and ref.startswith(SCHEMAS) and "/" not in ref[len(SCHEMAS):]:
         return unescape(unquote(ref[len(SCHEMAS):]))
     return None
+
+
+def is_binary(schema: dict[str, Any]) -> bool:
+    """A file: `format: binary` (3.0 spelling) or a string with a contentMediaType (3.1)."""
+    return json_type(schema) == "string" and (
+        schema.get("format") == "binary" or "contentMediaType" in schema)
 
 
 def json_type(schema: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import pprint
 import re
@@ -33,6 +34,7 @@ from numspec.generator.codegen.ir import (
     UnsupportedSpec,
     schema_refs,
     snake,
+    sound_default,
 )
 from numspec.generator.specload import escape, unescape
 
@@ -121,9 +123,55 @@ def render_models(parser: Parser, names: set[str], operations: list[Operation],
         code = generate(json.dumps(document), config=model_config(len(chosen)))
     if not isinstance(code, str):
         raise UnsupportedSpec(f"{title}: datamodel-code-generator returned several modules")
-    body = re.sub(r"\A(#[^\n]*\n)+", "", code).lstrip("\n")
+    body = _ignore_field_overrides(re.sub(r"\A(#[^\n]*\n)+", "", code).lstrip("\n"))
     written = set(re.findall(r"^class (\w+)\(", body, re.MULTILINE))
     return HEADER + "\n" + body, written
+
+
+OVERRIDE_IGNORE = "  # type: ignore[assignment, unused-ignore]"
+
+
+def _ignore_field_overrides(body: str) -> str:
+    """Mark fields that a subclass declares again with another type.
+
+    DCG maps `allOf: [Base, {properties: ...}]` to a subclass; when the second part narrows a
+    property (`list[dict]` to `list[Keyword]`), mypy refuses the override although pydantic
+    validates the subclass's own type. `unused-ignore` keeps mypy --strict quiet when the new
+    type happens to be compatible.
+    """
+    if not re.search(r"^class \w+\((?!BaseModel\)|RootModel\[)[A-Z]\w*\):", body, re.MULTILINE):
+        return body  # no model inherits from another
+    fields: dict[str, dict[str, str]] = {}
+    bases: dict[str, list[str]] = {}
+    flagged: set[int] = set()
+    for node in ast.parse(body).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        bases[node.name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
+        own = {}
+        for item in node.body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                own[item.target.id] = ast.dump(item.annotation)
+        inherited: dict[str, str] = {}
+        pending = list(bases[node.name])
+        while pending:
+            base = pending.pop()
+            for name, annotation in fields.get(base, {}).items():
+                inherited.setdefault(name, annotation)
+            pending += bases.get(base, [])
+        for item in node.body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                name = item.target.id
+                if name in inherited and inherited[name] != own[name]:
+                    # mypy names the line of the value when there is one, else the field's.
+                    flagged.add(item.lineno)
+                    if item.value is not None:
+                        flagged.add(item.value.lineno)
+        fields[node.name] = own
+    lines = body.split("\n")
+    for lineno in flagged:
+        lines[lineno - 1] += OVERRIDE_IGNORE
+    return "\n".join(lines)
 
 
 def render_shared_models(parser: Parser, providers: list[Provider]) -> tuple[str, set[str]]:
@@ -179,7 +227,11 @@ def _renamed(parser: Parser, node: Any, depth: int, aliases: dict[str, str]) -> 
             for item in value:
                 unique.setdefault(json.dumps(item, sort_keys=True), item)
             out[key] = list(unique.values())
-        elif key in ("example", "examples", "default", "const"):
+        elif key == "default":
+            default = sound_default(node)
+            if default is not None:
+                out[key] = default  # a default that does not fit its schema is dropped
+        elif key in ("example", "examples", "const"):
             out[key] = value
         else:
             out[key] = _renamed(parser, value, depth, aliases)
@@ -261,10 +313,10 @@ def _error_models(op: Operation) -> str:
     pairs = [f"{reply.status}: models.{reply.models[JSON]}"
              for reply in op.errors if reply.models.get(JSON)]
     inner = ", ".join(pairs)
-    if len({reply.models[JSON] for reply in op.errors if reply.models.get(JSON)}) > 1:
-        # Unrelated classes: mypy would infer their metaclass as the dict's value type.
-        return "dict[int, type[BaseModel]]({" + inner + "})"
-    return "{" + inner + "}" if pairs else "dict[int, type[BaseModel]]()"
+    if len(pairs) == 1:
+        return "{" + inner + "}"
+    # Typed explicitly: mypy joins a mix of BaseModel and RootModel classes to their metaclass.
+    return "dict[int, type[BaseModel]](" + ("{" + inner + "}" if pairs else "") + ")"
 
 
 def _field_args(param: Param) -> str:
