@@ -68,6 +68,8 @@ def query_pairs(wire: Wire, value: Any) -> list[tuple[str, str]]:
         return []
     if shape == "json":
         return [(name, json.dumps(value))]
+    if style == "deepObject":
+        return deep_pairs(name, value)
     if isinstance(value, (list, tuple)):
         items = [_text(v) for v in value]
         if style == "form" and explode:
@@ -105,6 +107,19 @@ def form_fields(
             else:
                 out[name] = [previous, text]
     return out
+
+
+def deep_pairs(name: str, value: Any) -> list[tuple[str, str]]:
+    """deepObject: `name[key]=v`, nested objects as `name[a][b]`, arrays of scalars as
+    `name[]=v`, arrays of objects as `name[0][key]` (what Rails, PHP and Stripe read)."""
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() if v is not None
+                for pair in deep_pairs(f"{name}[{k}]", v)]
+    if isinstance(value, (list, tuple)):
+        if any(isinstance(v, (dict, list, tuple)) for v in value):
+            return [pair for i, v in enumerate(value) for pair in deep_pairs(f"{name}[{i}]", v)]
+        return [(f"{name}[]", form_value(v)) for v in value]
+    return [] if value is None else [(name, form_value(value))]
 
 
 def simple_value(wire: Wire, value: Any) -> str:

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
 from functools import cache
+from itertools import pairwise
 from typing import Any, Protocol, TypeVar, get_args, get_origin
 from urllib.parse import parse_qsl
 
@@ -71,10 +72,10 @@ def read_param(request: Request, wire: Wire, key: str) -> Any:
     name, location, style, explode, shape, properties = wire
     if location == "query":
         query = request.query_params
-        if shape == "object" and style == "deepObject":
-            found = {k[len(name) + 1:-1]: v for k, v in query.multi_items()
-                     if k.startswith(name + "[") and k.endswith("]")}
-            return found or None
+        if style == "deepObject":
+            found = read_deep(name, query.multi_items())
+            # A plain `name=value` too: Stripe's anyOf of an object and a number.
+            return found if found is not None else query.get(name)
         if shape == "object" and explode:
             return {k: query[k] for k in properties if k in query} or None
         values = query.getlist(name)
@@ -92,6 +93,42 @@ def read_param(request: Request, wire: Wire, key: str) -> Any:
     if raw is None:
         return None
     return split_value(raw, wire)
+
+
+def read_deep(name: str, items: list[tuple[str, str]]) -> Any:
+    """deepObject back into nested dicts and lists (see runtime.deep_pairs); None if absent."""
+    root: dict[str, Any] = {}
+    found = False
+    for key, value in items:
+        if not key.startswith(name + "["):
+            continue
+        path = key[len(name):]
+        if not path.endswith("]"):
+            continue
+        parts = path[1:-1].split("][")
+        node: Any = root
+        keys = [name, *parts]
+        for here, after in pairwise(keys):
+            if not isinstance(node, dict):
+                break  # `a[]` then `a[][x]`, or `a[b]=1` then `a[b][c]`: not one shape
+            node = node.setdefault(here, [] if after == "" else {})
+        else:
+            if isinstance(node, list):
+                node.append(value)
+                found = True
+            elif isinstance(node, dict) and keys[-1] != "":
+                node[keys[-1]] = value
+                found = True
+    return _listify(root[name]) if found and name in root else None
+
+
+def _listify(node: Any) -> Any:
+    """Objects keyed 0, 1, 2... were arrays of objects (`name[0][key]`)."""
+    if isinstance(node, dict):
+        node = {k: _listify(v) for k, v in node.items()}
+        if node and all(k.isdigit() for k in node):
+            return [node[k] for k in sorted(node, key=int)]
+    return node
 
 
 def split_value(raw: str, wire: Wire) -> Any:

@@ -233,16 +233,22 @@ def test_round_trip_parameters(mods: dict[str, ModuleType], served: tuple[str, A
     base, _ = served
     with mods["catalog.client"].CatalogClient(KEY, base_url=base) as client:
         seen = client.find_items([3, 4], filter={"color": "red", "size": "L"}, tag=["a", "b"],
+                                 expand=["data.owner"], created={"gt": 5},
                                  sizes=["s", "m"], codes=[1, 2], fields=["x", "y"],
                                  x_trace=["t1", "t2"], session="s1", where={"q": [1]}).seen
         assert seen["params"] == {
             "ids": [3, 4], "filter": {"color": "red", "size": "L"}, "tag": ["a", "b"],
+            "expand": ["data.owner"], "created": {"gt": "5"},
             "sizes": ["s", "m"], "codes": [1, 2], "fields": ["x", "y"],
             "x_trace": ["t1", "t2"], "session": "s1", "where": {"q": [1]}}
+        # deepObject with anyOf: a plain value is read too.
+        assert client.find_items([1], created=7).seen["params"]["created"] == "7"
         assert seen["principal"] == {"headerKey": KEY}
-        point = client.get_point({"x": "1", "y": "2"}, ["a", "b"], mode={"a": "1", "b": "2"}).seen
+        point = client.get_point({"x": "1", "y": "2"}, ["a", "b"], mode={"a": "1", "b": "2"},
+                                 json_="j", limit=3).seen
         assert point["params"] == {"point": {"x": "1", "y": "2"}, "coords": ["a", "b"],
-                                   "mode": {"a": "1", "b": "2"}}
+                                   "mode": {"a": "1", "b": "2"}, "json_": "j", "limit": 3}
+        assert client.search(q="x y").seen["params"] == {"q": "x y"}
         # The stub validates item types: codes are integers.
         refused = httpx.get(base + "/items/1", params={"codes": "1|x"}, headers={"X-Api-Key": KEY})
         assert refused.status_code == 400

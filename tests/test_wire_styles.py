@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from numspec.generated.runtime import query_pairs, simple_value
-from numspec.generated.serving import split_value
+from numspec.generated.serving import read_deep, split_value
 
 ARRAY = ["blue", "black", "brown"]
 OBJECT = {"R": "100", "G": "200", "B": "150"}
@@ -69,3 +69,28 @@ def test_values_are_escaped_in_paths_only() -> None:
     # Booleans as JSON writes them, not Python's True/False.
     assert query_pairs(("flag", "query", "form", True, "array", ()), [True, False]) == [
         ("flag", "true"), ("flag", "false")]
+
+
+DEEP = [
+    ({"R": "100", "G": "200"}, [("color[R]", "100"), ("color[G]", "200")]),
+    # Beyond what OpenAPI defines, as Stripe's document uses deepObject:
+    (["a", "b"], [("color[]", "a"), ("color[]", "b")]),
+    ({"gt": "1", "tags": ["x"]}, [("color[gt]", "1"), ("color[tags][]", "x")]),
+    ([{"price": "p1", "n": "2"}, {"price": "p2"}],
+     [("color[0][price]", "p1"), ("color[0][n]", "2"), ("color[1][price]", "p2")]),
+    ("7", [("color", "7")]),
+]
+
+
+@pytest.mark.parametrize(("value", "pairs"), DEEP)
+def test_deep_object(value: Any, pairs: list[tuple[str, str]]) -> None:
+    wire = ("color", "query", "deepObject", True, shape(value), ())
+    assert query_pairs(wire, value) == pairs
+    if not isinstance(value, str):
+        assert read_deep("color", [("other[x]", "1"), *pairs]) == value
+
+
+def test_deep_object_of_mixed_shapes_is_not_a_crash() -> None:
+    assert read_deep("a", [("a[b]", "1"), ("a[b][c]", "2")]) == {"b": "1"}
+    assert read_deep("a", [("a[]", "1"), ("a[][x]", "2")]) == ["1"]
+    assert read_deep("a", [("ab[c]", "1")]) is None

@@ -222,7 +222,9 @@ class FreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_incoming_numbers(_response)
 
     def buy_a_phone_number(
@@ -360,7 +362,9 @@ class FreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)
 
     def list_applications(
@@ -400,7 +404,9 @@ class FreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_applications(_response)
 
     def create_an_application(
@@ -596,7 +602,9 @@ class AsyncFreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = await self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_incoming_numbers(_response)
 
     async def buy_a_phone_number(
@@ -735,7 +743,9 @@ class AsyncFreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = await self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)
 
     async def list_applications(
@@ -776,7 +786,9 @@ class AsyncFreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = await self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_applications(_response)
 
     async def create_an_application(

@@ -448,17 +448,21 @@ class Parser:
         else:
             schema = self.merged(p.get("schema", {}))
             shape = {"array": "array", "object": "object"}.get(json_type(schema), "scalar")
-            if shape == "array":
+            deep = style == "deepObject"  # nested brackets, whatever the value (as Stripe uses it)
+            if deep and any(k in schema for k in ("oneOf", "anyOf")):
+                annotation, constraints = "Any", {}  # e.g. an object of bounds or one number
+            elif shape == "array":
                 items = self.merged(schema.get("items", {}))
-                item_type, _ = scalar_type(items, f"{label} items")
+                if deep and json_type(items) in ("object", "array"):
+                    item_type = "Any"
+                else:
+                    item_type, _ = scalar_type(items, f"{label} items")
                 annotation, constraints = f"list[{item_type}]", {}
             elif shape == "object":
                 properties = tuple(schema.get("properties", {}))
                 annotation, constraints = "dict[str, Any]", {}
             else:
                 annotation, constraints = scalar_type(schema, label)
-            if style == "deepObject" and shape != "object":
-                raise UnsupportedSpec(f"{label}: deepObject applies to objects only")
         required = bool(p.get("required", False)) or location == "path"
         return Param(
             name=p["name"], py_name=param_name(p["name"]), location=location, required=required,
@@ -600,14 +604,14 @@ class Parser:
         for raw in list(item.get("parameters", [])) + list(op.get("parameters", [])):
             p = self.deref(raw)
             raw_params[(p.get("name"), p.get("in"))] = raw
-        for name in re.findall(r"\{([^}]+)\}", path):
+        for name in re.findall(r"\{([^}]+)\}", path.split("?", 1)[0]):  # not ClickSend's ?x={x}
             if (name, "path") not in raw_params:
                 # Undeclared (the document is invalid there): a required string, as written.
                 raw_params[(name, "path")] = {"name": name, "in": "path", "required": True,
                                               "schema": {"type": "string"}}
         params = [self.param(raw, where) for (name, location), raw in raw_params.items()
                   if not (location == "header" and str(name).lower() in IGNORED_HEADERS)]
-        taken = set(RESERVED)
+        taken = set(RESERVED) | set(MODEL_ATTRIBUTES)
         for param in params:
             if param.py_name in MODEL_ATTRIBUTES:
                 param.py_name += "_"  # a field of the stubs' Params model may not shadow these

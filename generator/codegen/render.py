@@ -256,6 +256,7 @@ def _fpath(path: str, provider: Provider, op: Operation) -> str:
             return "{simple_value(" + repr(param.wire) + ", " + param.py_name + ")}"
         return "{_seg(" + (param.py_name if param else snake(name)) + ")}"
 
+    path = path.split("?", 1)[0]  # ClickSend's `/uploads?convert={convert}`: a query parameter
     body = re.sub(r"\{([^}]+)\}", expr, path)
     return ("f" + repr(body)) if body != path else repr(path)
 
@@ -294,6 +295,7 @@ def _call_args(op: Operation) -> str:
 
 def _route_path(path: str, op: Operation) -> str:
     keys = {p.name: _path_key(p) for p in op.path_params}
+    path = path.split("?", 1)[0]
     return re.sub(r"\{([^}]+)\}", lambda m: "{" + keys.get(m.group(1), m.group(1)) + "}", path)
 
 
