@@ -193,7 +193,10 @@ class FreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # No params= unless there are some: httpx would drop the query the link carries.
+            _response = self._http.get(
+                _link, params=_out.params or None, headers=_out.all_headers()
+            )
             _page = _decode_list_incoming_numbers(_response)
 
     def buy_a_phone_number(
@@ -331,7 +334,10 @@ class FreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # No params= unless there are some: httpx would drop the query the link carries.
+            _response = self._http.get(
+                _link, params=_out.params or None, headers=_out.all_headers()
+            )
             _page = _decode_list_available_numbers(_response)
 
 
@@ -456,7 +462,10 @@ class AsyncFreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # No params= unless there are some: httpx would drop the query the link carries.
+            _response = await self._http.get(
+                _link, params=_out.params or None, headers=_out.all_headers()
+            )
             _page = _decode_list_incoming_numbers(_response)
 
     async def buy_a_phone_number(
@@ -595,5 +604,8 @@ class AsyncFreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            _response = await self._http.get(_link, params=_out.params, headers=_out.all_headers())
+            # No params= unless there are some: httpx would drop the query the link carries.
+            _response = await self._http.get(
+                _link, params=_out.params or None, headers=_out.all_headers()
+            )
             _page = _decode_list_available_numbers(_response)
