@@ -193,10 +193,9 @@ class FreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            # No params= unless there are some: httpx would drop the query the link carries.
-            _response = self._http.get(
-                _link, params=_out.params or None, headers=_out.all_headers()
-            )
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_incoming_numbers(_response)
 
     def buy_a_phone_number(
@@ -334,10 +333,9 @@ class FreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            # No params= unless there are some: httpx would drop the query the link carries.
-            _response = self._http.get(
-                _link, params=_out.params or None, headers=_out.all_headers()
-            )
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)
 
 
@@ -462,10 +460,9 @@ class AsyncFreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            # No params= unless there are some: httpx would drop the query the link carries.
-            _response = await self._http.get(
-                _link, params=_out.params or None, headers=_out.all_headers()
-            )
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = await self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_incoming_numbers(_response)
 
     async def buy_a_phone_number(
@@ -604,8 +601,7 @@ class AsyncFreeClimbClient:
             # The link is relative to the base URL and carries a cursor holding the filters.
             _out = Outgoing("application/json")
             _out.sign(SCHEMES, (('freeclimbAuth',),), self._credentials)
-            # No params= unless there are some: httpx would drop the query the link carries.
-            _response = await self._http.get(
-                _link, params=_out.params or None, headers=_out.all_headers()
-            )
+            # Merged into the link: `params=` would replace its query (the cursor) outright.
+            _url = httpx.URL(_link).copy_merge_params(_out.params)
+            _response = await self._http.get(_url, headers=_out.all_headers())
             _page = _decode_list_available_numbers(_response)
