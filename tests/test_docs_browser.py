@@ -164,11 +164,13 @@ def test_each_providers_webhooks_appear_in_its_own_section(
     fc_hook = page.locator('section[data-provider="freeclimb"] .webhooks .opblock').filter(
         has_text="freeclimb-inboundCall")
     fc_hook.locator(".opblock-summary-control").click()
+    fc_hook.get_by_text("FreeClimb-Signature").first.wait_for()  # the body renders after the click
     fc_text = fc_hook.inner_text()
     assert "FreeClimb-Signature" in fc_text and "parentCallId" in fc_text and "Say" in fc_text
     rc_hook = page.locator('section[data-provider="restcomm"] .webhooks .opblock-post').filter(
         has_text="restcomm-inboundCall")
     rc_hook.locator(".opblock-summary-control").click()
+    rc_hook.get_by_text("ForwardedFrom").first.wait_for()
     rc_text = rc_hook.inner_text()
     assert "ForwardedFrom" in rc_text and "application/x-www-form-urlencoded" in rc_text
     assert "<Response>" in rc_text and "<Say>Thanks for calling.</Say>" in rc_text

@@ -323,9 +323,10 @@ class IncomingPhoneNumberCreateForm(BaseModel):
         str,
         Field(
             alias='PhoneNumber',
-            description='The number to provision, in any form the server can read: `+14156902867`,\n`(415) 690-2867`, or `+14156902867` sent without form encoding (the `+` then arrives\nas a space). Unless `isSIP` is true it is normalised to E.164 (region US) where it\ncan be parsed and kept as sent otherwise; a value that names no number the provider\nhas then gets 400 `21452`. With `isSIP=true` any text is a SIP name (`alice`) and is\nstored exactly as sent.\n',
+            description='Control characters are refused (XML answers could not carry them).\nThe number to provision, in any form the server can read: `+14156902867`,\n`(415) 690-2867`, or `+14156902867` sent without form encoding (the `+` then arrives\nas a space). Unless `isSIP` is true it is normalised to E.164 (region US) where it\ncan be parsed and kept as sent otherwise; a value that names no number the provider\nhas then gets 400 `21452`. With `isSIP=true` any text is a SIP name (`alice`) and is\nstored exactly as sent.\n',
             max_length=30,
             min_length=1,
+            pattern='^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\uFFFE\\uFFFF]*$',
         ),
     ]
     area_code: Annotated[
