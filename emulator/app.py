@@ -84,6 +84,14 @@ def _wire(value: BaseModel | None, *exclude: str) -> dict[str, Any]:
     return value.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=set(exclude))
 
 
+def _sent(body: BaseModel | None) -> dict[str, Any] | None:
+    """An update's fields as the client sent them, in wire names: an explicit null stays (it
+    clears the field), a field left out stays out."""
+    if body is None:
+        return None
+    return body.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
 def _fmt(media_type: str) -> Literal["json", "xml"]:
     return "xml" if "xml" in media_type else "json"
 
@@ -128,8 +136,7 @@ class FreeClimbService:
     async def update_an_incoming_number(
         self, call: fc_server.UpdateAnIncomingNumberCall
     ) -> fc.IncomingNumber:
-        body = None if call.body is None else call.body.model_dump(
-            mode="json", by_alias=True, exclude_unset=True)  # keeps an explicit campaignId: null
+        body = _sent(call.body)
         return _call(lambda: self.logic.update_an_incoming_number(
             call.principal, call.params.account_id, call.params.phone_number_id, body),
             fc.IncomingNumber)
@@ -162,8 +169,7 @@ class FreeClimbService:
             call.principal, call.params.account_id, call.params.application_id), fc.Application)
 
     async def update_an_application(self, call: fc_server.UpdateAnApplicationCall) -> fc.Application:
-        body = None if call.body is None else call.body.model_dump(
-            mode="json", by_alias=True, exclude_unset=True)  # keeps an explicit voiceUrl: null
+        body = _sent(call.body)
         return _call(lambda: self.applications.update_an_application(
             call.principal, call.params.account_id, call.params.application_id, body),
             fc.Application)
@@ -227,8 +233,7 @@ class RestcommService:
             number_type), rc.IncomingPhoneNumber)
 
     def _update(self, call: Any) -> rc.IncomingPhoneNumber:
-        form = None if call.body is None else call.body.model_dump(
-            mode="json", by_alias=True, exclude_unset=True)
+        form = _sent(call.body)
         return _call(lambda: self.logic.update_incoming_phone_number(
             call.principal, call.params.account_sid, call.params.sid, form,
             _fmt(call.media_type)), rc.IncomingPhoneNumber)
