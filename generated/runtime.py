@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -317,3 +321,46 @@ def _convert(text: str | None, shape: XmlShape) -> Any:
         except ValueError:
             return text
     return text
+
+
+# Webhook signatures in the `t=<unix seconds>,v1=<hex>` form (FreeClimb-Signature): each v1 is the
+# hex HMAC-SHA256 of t, ".", and the raw body. Senders sign; receivers verify.
+
+
+def sign_webhook(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The signature header value for ``body``, signed now (or at ``timestamp``)."""
+    stamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
+
+
+def webhook_signature_problem(
+    header: str | None,
+    body: bytes,
+    secrets: Iterable[str],
+    tolerance_s: float,
+    now: float | None = None,
+) -> str | None:
+    """Why ``header`` does not prove ``body`` came from the holder of one of ``secrets``
+    within the last ``tolerance_s`` seconds; None when it does."""
+    if not header:
+        return "no signature"
+    stamp: int | None = None
+    offered: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            stamp = int(value)
+        elif key == "v1":
+            offered.append(value)
+    if stamp is None or not offered:
+        return "signature has no t= or no v1="
+    age = (time.time() if now is None else now) - stamp
+    if abs(age) > tolerance_s:
+        return f"signature is {age:.0f} s old, outside the {tolerance_s:g} s tolerance"
+    message = f"{stamp}.".encode() + body
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+        if any(hmac.compare_digest(expected, candidate) for candidate in offered):
+            return None
+    return "signature does not match"
