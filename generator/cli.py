@@ -81,7 +81,8 @@ GENERATE_EPILOG = """\
 only when numspec wrote it (its MANIFEST.json lists every file in it) unless --force.
 
 exit status: 0 written, also when some operations were skipped (or up to date with --check);
-1 stale with --check, nothing could be generated, a skip with --fail-on-skip, or an error
+1 stale with --check, nothing could be generated, a skip with --fail-on-skip, or an error;
+2 no --out given to an installed numspec (in a checkout it defaults to generated/)
 
 example:
   numspec generate --spec spec/ --out build/generated
@@ -188,7 +189,8 @@ def add_generate_command(sub: Any) -> None:
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help=SPEC_HELP)
     p.add_argument("--out", default=None,
                    help="output folder: missing, empty, or an earlier numspec output "
-                        "(default: numspec's own generated/ folder)")
+                        "(default, in a checkout only: its generated/ folder; "
+                        "an installed numspec needs --out)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 and list differences when the output is stale")
     p.add_argument("--force", action="store_true",

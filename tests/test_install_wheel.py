@@ -100,6 +100,9 @@ def test_lint_and_generate(installed: Installed) -> None:
     check = installed.numspec("generate", "--check")
     assert check.returncode == 0 and "up to date (inputs unchanged)" in check.stdout, \
         check.stdout + check.stderr
+    # Without --out it would overwrite the installed package's own code: refused.
+    bare = installed.numspec("generate")
+    assert bare.returncode == 2 and "--out is required" in bare.stderr, bare.stdout + bare.stderr
     out = installed.outside / "gen"
     generate = installed.numspec("generate", "--out", "gen")
     assert generate.returncode == 0, generate.stderr

@@ -26,6 +26,9 @@ from numspec.generator.codegen.ir import Parser, Provider, Skip, UnsupportedSpec
 from numspec.generator.specload import Finding, LoadedSpec, load, root_file
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "generated"
+# Only a checkout (pyproject.toml beside generated/) regenerates its own generated/ by default:
+# in an installed package that folder is the code numspec itself runs.
+IN_CHECKOUT = (DEFAULT_OUT.parent / "pyproject.toml").is_file()
 MANIFEST = "MANIFEST.json"
 # Only tools whose version decides the output bytes, and all pinned in pyproject.toml, so a
 # fresh clone computes the same fingerprint. (jinja2 and pydantic only run the templates and
@@ -290,6 +293,10 @@ MAX_SHOWN = 10
 def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     verbose = bool(getattr(args, "verbose", False))
+    if not args.out and not args.check and not IN_CHECKOUT:
+        print("error: --out is required: without it numspec would replace the generated code of "
+              "the installed package itself; e.g. --out generated", file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else DEFAULT_OUT
     root = root_file(args.spec)
     if args.check and fast_check(out, root):
