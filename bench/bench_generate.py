@@ -10,8 +10,11 @@ Baselines are measured here, side by side, never remembered from another machine
   (the manifest fast path) and when an input was touched but the output is the same (the
   regenerate-and-compare path).
 
-Each figure is the median of N runs (`--runs N`, default 5); in-process figures follow one
-untimed warm-up run, so they leave out import time, which the fresh-process figures include.
+The figures are measured in N rounds (`--runs N`, default 5), each round running every figure
+once, so a figure and its baseline share the machine's load; a ratio is the median of the
+rounds' ratios. In-process figures follow one untimed warm-up run, so they leave out import
+time, which the fresh-process figures include. The last lines say whether issue 14's goals are
+met.
 
     python -m bench.bench_generate [--runs N]
 """
@@ -48,15 +51,8 @@ generate(open(sys.argv[1], encoding="utf-8").read(), config=model_config())
 """
 
 
-def timed(action: Callable[[], object], runs: int, warmup: bool) -> list[float]:
-    if warmup:
-        action()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return times
+# Issue 14's goals: what numspec may add on top of datamodel-code-generator.
+GOALS = {"numspec generate, in process": 1.3, "numspec generate, fresh process (CLI)": 1.2}
 
 
 def quietly(action: Callable[[], object]) -> Callable[[], None]:
@@ -85,7 +81,7 @@ def dcg_in_process() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_generate")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per figure (median)")
+    parser.add_argument("--runs", type=int, default=5, help="rounds; each times every figure once (default 5)")
     args = parser.parse_args(argv)
     runs = max(1, args.runs)
     if not BUNDLED.is_file():
@@ -109,50 +105,65 @@ def main(argv: list[str] | None = None) -> int:
         root.write_text(root.read_text(encoding="utf-8") + "\n# touched by the benchmark\n",
                         encoding="utf-8")
 
-        rows: list[tuple[str, list[float], str | None]] = []
-
-        def measure(label: str, action: Callable[[], object], baseline: str | None,
-                    warmup: bool = False) -> None:
-            rows.append((label, timed(action, runs, warmup), baseline))
-            print(f"  measured: {label}", file=sys.stderr, flush=True)
-
         dcg = "datamodel-code-generator alone, in process"
         full = "numspec generate, in process"
         dcg_cold = "datamodel-code-generator alone, fresh process"
         cli = "numspec generate, fresh process (CLI)"
-        measure(dcg, dcg_in_process, None, warmup=True)
-        measure(full, quietly(generate_in_process), dcg, warmup=True)
-        measure("numspec generate --check, nothing changed, in process",
-                quietly(lambda: codegen.main(argparse.Namespace(
-                    spec=str(DEFAULT_SPEC), out=str(checked), check=True))), full, warmup=True)
-        measure(dcg_cold, process(sys.executable, "-c", DCG_ALONE, BUNDLED), None)
-        measure(cli, process(NUMSPEC, "generate", "--out", work / "cli"), dcg_cold)
-        measure("numspec generate --check, nothing changed (CLI)",
-                process(NUMSPEC, "generate", "--check", "--out", checked), cli)
-        measure("numspec generate --check, input touched, output same (CLI)",
-                process(NUMSPEC, "generate", "--check", "--spec", touched_spec, "--out", checked),
-                cli)
-
-        # Where a full in-process run spends its time.
         loaded = load(DEFAULT_SPEC)
-        phases = [
-            ("  load + bundle the spec", lambda: load(DEFAULT_SPEC)),
-            ("  lint (quick rules, as generate runs them)", lambda: lint_findings(loaded)),
-            ("  IR + models (DCG per provider) + templates", lambda: generate_files(loaded)),
+        # (label, action, baseline, warm-up first): in-process figures leave import time out.
+        figures: list[tuple[str, Callable[[], object], str | None, bool]] = [
+            (dcg, dcg_in_process, None, True),
+            (full, quietly(generate_in_process), dcg, True),
+            ("numspec generate --check, nothing changed, in process",
+             quietly(lambda: codegen.main(argparse.Namespace(
+                 spec=str(DEFAULT_SPEC), out=str(checked), check=True))), full, True),
+            (dcg_cold, process(sys.executable, "-c", DCG_ALONE, BUNDLED), None, False),
+            (cli, process(NUMSPEC, "generate", "--out", work / "cli"), dcg_cold, False),
+            ("numspec generate --check, nothing changed (CLI)",
+             process(NUMSPEC, "generate", "--check", "--out", checked), cli, False),
+            ("numspec generate --check, input touched, output same (CLI)",
+             process(NUMSPEC, "generate", "--check", "--spec", touched_spec, "--out", checked),
+             cli, False),
+            # Where a full in-process run spends its time.
+            ("  load + bundle the spec", lambda: load(DEFAULT_SPEC), full, True),
+            ("  lint (quick rules, as generate runs them)", lambda: lint_findings(loaded), full,
+             True),
+            ("  IR + models (DCG per provider) + templates", lambda: generate_files(loaded), full,
+             True),
         ]
-        for label, action in phases:
-            measure(label, action, full, warmup=True)
+        for _, action, _, warmup in figures:
+            if warmup:
+                action()
+        # Round after round, every figure once per round: a figure and its baseline see the
+        # same load on a shared machine, instead of one of them getting a quiet minute.
+        times: dict[str, list[float]] = {label: [] for label, _, _, _ in figures}
+        for round_ in range(runs):
+            for label, action, _, _ in figures:
+                started = time.perf_counter()
+                action()
+                times[label].append(time.perf_counter() - started)
+            print(f"  round {round_ + 1} of {runs} done", file=sys.stderr, flush=True)
+        rows = [(label, times[label], baseline) for label, _, baseline, _ in figures]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    medians = {label: statistics.median(times) for label, times, _ in rows}
+    print(f"numspec generate vs datamodel-code-generator alone; median of {runs} rounds")
     width = max(len(label) for label, _, _ in rows)
-    print(f"numspec generate vs datamodel-code-generator alone; median of {runs} runs")
-    print(f"{'measurement':<{width}}  {'median':>9}  {'min':>9}  ratio")
-    for label, times, baseline in rows:
-        median = medians[label]
-        ratio = "baseline" if baseline is None else f"{median / medians[baseline]:.2f} x {baseline}"
-        print(f"{label:<{width}}  {median * 1000:7.0f}ms  {min(times) * 1000:7.0f}ms  {ratio}")
+    print(f"{'measurement':<{width}}  {'median':>9}  {'min':>9}  ratio (median of the rounds' ratios)")
+    ratios: dict[str, float] = {}
+    for label, taken, baseline in rows:
+        if baseline is None:
+            shown = "baseline"
+        else:
+            # Each round's figure over its baseline in the same round, then the median.
+            ratios[label] = statistics.median(a / b for a, b in zip(taken, times[baseline]))
+            shown = f"{ratios[label]:.2f} x {baseline}"
+        print(f"{label:<{width}}  {statistics.median(taken) * 1000:7.0f}ms  "
+              f"{min(taken) * 1000:7.0f}ms  {shown}")
+    for label, goal in GOALS.items():
+        verdict = "MET" if ratios[label] <= goal else "NOT MET"
+        print(f"goal: {label} <= {goal} x datamodel-code-generator alone: "
+              f"{ratios[label]:.2f} x {verdict}")
     return 0
 
 

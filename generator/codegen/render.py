@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import pprint
 import re
@@ -471,7 +472,10 @@ def _exported_names(provider: Provider) -> list[str]:
     return sorted(names)
 
 
+@functools.cache
 def environment() -> jinja2.Environment:
+    """The one Jinja environment: built once, so each template is compiled once per process
+    (compiling costs more than rendering)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         undefined=jinja2.StrictUndefined,
