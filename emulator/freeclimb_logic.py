@@ -17,7 +17,8 @@ import math
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,6 +45,7 @@ from numspec.emulator.store import (
     account_is_full,
     compile_pattern,
     count_numbers,
+    matches,
 )
 
 PAGE_SIZE = 100
@@ -245,13 +247,11 @@ def normalise_filters(raw: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[
 
 
 def _where(filters: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+    """SQL for every filter but ``phoneNumber``, which ``_regex_page`` applies."""
     clauses: list[str] = []
     params: list[Any] = []
     for name, value in filters.items():
-        if name == "phoneNumber":
-            clauses.append("phone_number REGEXP ?")
-            params.append(value)
-        elif name in _EQUALS:
+        if name in _EQUALS:
             clauses.append(f"{_EQUALS[name]} = ?")
             params.append(value)
         elif name in _FLAGS:
@@ -367,17 +367,28 @@ class FreeClimb:
         params[:0] = [account_id]
         where = " AND ".join(clauses)
         keyset = " AND id < ?" if state["after"] is not None else ""
+        pattern = state["f"].get("phoneNumber")
+        deadline = time.monotonic() + QUERY_BUDGET_S
         with _budget(), self.store.read(QUERY_BUDGET_S) as conn:
-            if state["f"]:
-                total = _capped_count(conn, "numbers", where, params)
-            else:
-                total = min(count_numbers(conn, account_id, "freeclimb"), LIST_CAP)
             plain = conn.cursor()
             plain.row_factory = None
-            rows = plain.execute(
-                f"SELECT {COLUMNS} FROM numbers WHERE {where}{keyset} ORDER BY id DESC LIMIT ?",
-                [*params, *([state["after"]] if keyset else []), PAGE_SIZE + 1],
-            ).fetchall()
+            if pattern is not None:
+                after = state["after"]
+                total, ids = _regex_page(
+                    conn, f"SELECT id, phone_number FROM numbers WHERE {where} ORDER BY id DESC",
+                    params, pattern, lambda key: after is None or key < after, deadline)
+                rows = plain.execute(
+                    f"SELECT {COLUMNS} FROM numbers WHERE id IN ({', '.join('?' * len(ids))}) "
+                    "ORDER BY id DESC", ids).fetchall()
+            else:
+                if state["f"]:
+                    total = _capped_count(conn, "numbers", where, params)
+                else:
+                    total = min(count_numbers(conn, account_id, "freeclimb"), LIST_CAP)
+                rows = plain.execute(
+                    f"SELECT {COLUMNS} FROM numbers WHERE {where}{keyset} ORDER BY id DESC "
+                    "LIMIT ?", [*params, *([state["after"]] if keyset else []), PAGE_SIZE + 1],
+                ).fetchall()
         items = [_number_json(row) for row in rows[:PAGE_SIZE]]
         after = rows[PAGE_SIZE - 1][0] if len(rows) > PAGE_SIZE else None
         next_uri = self._next(INCOMING, account_id, state, after,
@@ -437,12 +448,25 @@ class FreeClimb:
         clauses, params = _where(state["f"])
         where = " AND ".join(clauses) or "1"
         keyset = " AND phone_number > ?" if state["after"] is not None else ""
+        pattern = state["f"].get("phoneNumber")
+        deadline = time.monotonic() + QUERY_BUDGET_S
         with _budget(), self.store.read(QUERY_BUDGET_S) as conn:
-            total = _capped_count(conn, "inventory", where, params)
-            rows = conn.execute(
-                f"SELECT * FROM inventory WHERE {where}{keyset} ORDER BY phone_number LIMIT ?",
-                [*params, *([state["after"]] if keyset else []), PAGE_SIZE + 1],
-            ).fetchall()
+            if pattern is not None:
+                after = state["after"]
+                total, numbers = _regex_page(
+                    conn, f"SELECT phone_number, phone_number FROM inventory WHERE {where} "
+                    "ORDER BY phone_number", params, pattern,
+                    lambda key: after is None or key > after, deadline)
+                rows = conn.execute(
+                    "SELECT * FROM inventory WHERE phone_number IN "
+                    f"({', '.join('?' * len(numbers))}) ORDER BY phone_number", numbers,
+                ).fetchall()
+            else:
+                total = _capped_count(conn, "inventory", where, params)
+                rows = conn.execute(
+                    f"SELECT * FROM inventory WHERE {where}{keyset} ORDER BY phone_number "
+                    "LIMIT ?", [*params, *([state["after"]] if keyset else []), PAGE_SIZE + 1],
+                ).fetchall()
         items = [available_number_json(row) for row in rows[:PAGE_SIZE]]
         after = rows[PAGE_SIZE - 1]["phone_number"] if len(rows) > PAGE_SIZE else None
         next_uri = self._next(AVAILABLE, caller.sid, state, after, "/AvailablePhoneNumbers")
@@ -512,6 +536,32 @@ def check_application(conn: sqlite3.Connection, account_id: str, application_id:
     if conn.execute("SELECT 1 FROM applications WHERE sid = ? AND account_sid = ?",
                     (application_id, account_id)).fetchone() is None:
         raise _invalid(f"applicationId {application_id} names no application of this account")
+
+
+def _regex_page(conn: sqlite3.Connection, sql: str, params: list[Any], pattern: str,
+                is_after: Callable[[Any], bool], deadline: float) -> tuple[int, list[Any]]:
+    """A ``phoneNumber`` listing in one pass: ``sql`` yields (key, phone_number) in listing
+    order under the other filters; returns how many match (up to LIST_CAP) and the keys of
+    the first PAGE_SIZE + 1 matches after the page's start. The pattern runs once per row
+    (counting and paging each ran it over every row before), in re2 over batches of rows
+    rather than as an SQL function SQLite calls back per row."""
+    rows = conn.cursor()
+    rows.row_factory = None  # plain tuples: this reads every row of the listing
+    rows.execute(sql, params)
+    total = 0
+    page: list[Any] = []
+    while total < LIST_CAP or len(page) <= PAGE_SIZE:
+        batch = rows.fetchmany(1024)
+        if not batch:
+            break
+        for (key, _), hit in zip(batch, matches(pattern, [row[1] for row in batch], deadline),
+                                 strict=True):
+            if hit:
+                total += 1
+                if len(page) <= PAGE_SIZE and is_after(key):
+                    page.append(key)
+    rows.close()
+    return min(total, LIST_CAP), page
 
 
 def _capped_count(conn: sqlite3.Connection, table: str, where: str, params: list[Any]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import sqlite3
 import threading
@@ -910,3 +911,74 @@ def test_demo_accounts_are_printable_and_stable(tmp_path: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_matches_over_joined_lines_agrees_with_each_value_alone() -> None:
+    import re2  # type: ignore[import-untyped]
+    from numspec.emulator.store import PatternTooComplex, _lines_program, _matcher, matches
+
+    values = ["+13125550100", "", "alice", "a\tb", "x\ry", "+1 (201) 213-3720", "12", "_",
+              " ", "+", "312", "3125", "a.b", "AB", "(", ")", "ß€", "a\nb"]
+    patterns = ["", "^", "$", "^$", "(?i)a", "\\b", "\\B", "[^x]{3}", "\\s", "(?s)^.+$",
+                "\\D", "\\PN", "[[:^alpha:]]", "\\n", "[\\n]", "(?m)b$", "(?U)a+", "x*",
+                "(.?){200}", "^\\+1312(.?){200}$", "1$|^a", "\\Qa.b", "\\Aa", "a\\z",
+                "(?-m)^a", "\\C", "^.{0,1}$", "(?i-m:^A)"]
+    rng = random.Random(1)
+    atoms = ["\\B", "\\b", "\\pL", "[^a]", "(?s).", "\\D", "\\s", "^", "$", "a", "1", ".",
+             "\\+", "(?i)b", "\\n", "(?:a|)"]
+    for _ in range(500):
+        patterns.append("".join(rng.choice(atoms) + rng.choice(["", "*", "+", "?"])
+                                for _ in range(rng.randint(1, 4))))
+    ascii_values = [v for v in values if v.isascii() and "\n" not in v]
+    ascii_values += ["".join(rng.choice("a1 +\tb.\r_-") for _ in range(rng.randint(0, 6)))
+                     for _ in range(2000)]
+    lines_used = checked = 0
+    for pattern in patterns:
+        try:
+            compile_pattern(pattern)
+        except (re2.error, PatternTooComplex):  # refused before any listing
+            continue
+        checked += 1
+        lines_used += _lines_program(pattern) is not None
+        alone = _matcher(pattern)
+        for sample in (values, ascii_values):
+            assert matches(pattern, sample) == [alone(v) for v in sample], pattern
+    assert checked > 400 and lines_used > checked * 0.9  # the fast path is tested
+
+
+def test_filtered_listing_counts_and_pages_like_one_value_at_a_time(tmp_path: Path) -> None:
+    from numspec.emulator import accounts
+    from numspec.emulator.freeclimb_logic import FreeClimb
+    from numspec.emulator.store import _matcher
+
+    db = Store(tmp_path / "numspec.db", inventory_size=2500)
+    try:
+        accounts.ensure_demo_accounts(db)
+        me = accounts.get_account(db, accounts.FREECLIMB_DEMO.username)
+        assert me is not None
+        logic = FreeClimb(db)
+        logic.seed_numbers(me.sid, 1500)
+        pool = [r[0] for r in db.connection().execute(
+            "SELECT phone_number FROM inventory ORDER BY phone_number")]
+        owned = [r[0] for r in db.connection().execute(
+            "SELECT phone_number FROM numbers ORDER BY id DESC")]
+        for pattern in ["(.?){200}", "5$", "^\\+1(312|212)", "7.*7.*7"]:
+            for listing, expected in (
+                    (lambda c, p=pattern: logic.list_available_numbers(
+                        me, {"phoneNumber": p}, c), "availablePhoneNumbers"),
+                    (lambda c, p=pattern: logic.list_incoming_numbers(
+                        me, me.sid, {"phoneNumber": p}, c), "incomingPhoneNumbers")):
+                rows = pool if expected == "availablePhoneNumbers" else owned
+                want = [v for v in rows if _matcher(pattern)(v)]
+                got: list[str] = []
+                cursor = None
+                while True:
+                    page = listing(cursor)
+                    assert page["total"] == len(want)
+                    got += [n["phoneNumber"] for n in page[expected]]
+                    if page["nextPageUri"] is None:
+                        break
+                    cursor = page["nextPageUri"].split("cursor=")[1]
+                assert got == want, pattern
+    finally:
+        db.close()
