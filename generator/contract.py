@@ -39,11 +39,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from numspec.generator.specload import LoadedSpec, SpecError, load
+
+if TYPE_CHECKING:  # imported where used: the Schemathesis child imports this module too
+    import httpx
 
 PROVIDER_ACCOUNT_PARAM = {"freeclimb": "accountId", "restcomm": "AccountSid"}
 HOOKS_MODULE = "numspec.generator.contract_checks"
@@ -155,6 +157,8 @@ def _documented(operation: dict[str, Any], status: int) -> bool:
 def _get(url: str, auth: tuple[str, str], timeout: float) -> httpx.Response:
     """One GET with an overall deadline: httpx's timeouts are per read, and a server that sends
     one byte at a time never trips them. The request runs in a thread we stop waiting for."""
+    import httpx
+
     result: list[httpx.Response | httpx.HTTPError] = []
 
     def fetch() -> None:
@@ -180,6 +184,8 @@ def preflight(url: str, auth: tuple[str, str], provider: str, account: str,
     """Fail early, in one line, when the server is down, does not speak HTTP, refuses the
     credentials, or has none of the provider's operations under `url` (a wrong base path:
     every probe 404 or 405). Any other answer is for the run to judge."""
+    import httpx
+
     account_param = "{" + PROVIDER_ACCOUNT_PARAM[provider] + "}"
     answers = []
     for path, operation in probes(document, provider):

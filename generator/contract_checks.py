@@ -6,6 +6,7 @@ pytest suite. Settings come from NUMSPEC_CONTRACT_* environment variables or `co
 
 from __future__ import annotations
 
+import http.cookiejar
 import itertools
 import os
 import re
@@ -103,6 +104,7 @@ if os.environ.get("NUMSPEC_CONTRACT_DEADLINE"):
     _install_deadline(float(os.environ["NUMSPEC_CONTRACT_DEADLINE"]))
 
 _events_lock = threading.Lock()
+_events_file: list[Any] = []  # opened once: an open per answer cost more than the write
 
 
 def _event(case: Any, status: str) -> None:
@@ -111,13 +113,16 @@ def _event(case: Any, status: str) -> None:
     if not path:
         return
     phase = case.meta.phase.name if case.meta is not None else "other"
-    with _events_lock, open(path, "a", encoding="utf-8") as handle:
-        handle.write(f"{phase} {status}\n")
+    with _events_lock:
+        if not _events_file:
+            _events_file.append(open(path, "a", encoding="utf-8", buffering=1))  # noqa: SIM115
+        _events_file[0].write(f"{phase} {status}\n")
 
 
 @schemathesis.hook
 def after_call(ctx: Any, case: Any, response: Any) -> None:
     _event(case, str(response.status_code))
+    _forget_deleted_application(case, response.status_code)
 
 
 @schemathesis.hook
@@ -258,10 +263,24 @@ def _auth() -> tuple[str, str]:
     return user, password
 
 
+_sessions = threading.local()
+
+
+def _session() -> requests.Session:
+    """This thread's session for numspec's own requests: one kept-alive connection instead of a
+    new one (and a new session) per request. It keeps no cookies, so each request stands alone
+    as before."""
+    session: requests.Session | None = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = requests.Session()
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
 def _call(method: str, url: str, **kwargs: Any) -> requests.Response | None:
     """One request of numspec's own (not a test case); None when the server cannot be reached."""
     try:
-        return requests.request(method, url, auth=_auth(), timeout=10, **kwargs)
+        return _session().request(method, url, auth=_auth(), timeout=10, **kwargs)
     except requests.RequestException:
         return None
 
@@ -341,17 +360,24 @@ _applications: dict[str, str] = {}
 APPLICATION_ID = re.compile(r"AP[0-9a-fA-F]{40}")
 
 
+def _forget_deleted_application(case: Any, status: int) -> None:
+    """A test case that deleted our application (Schemathesis reuses ids it saw in answers)
+    makes _application create another; watching the deletes spares a GET before every use."""
+    if case.method.upper() != "DELETE" or not 200 <= status < 300:
+        return
+    app_id = str((case.path_parameters or {}).get("applicationId", ""))
+    with _supply_lock:
+        for account, known in list(_applications.items()):
+            if known == app_id:
+                del _applications[account]
+
+
 def _application(account: str) -> str | None:
     """FreeClimb: an application of the account, so a number's `applicationId` names a real
-    one (the contract refuses any other with 400). Made once and checked before each use:
-    a test case may have deleted it (Schemathesis reuses ids it saw in answers)."""
+    one (the contract refuses any other with 400). Made once, and again after a test case
+    deleted it (see _forget_deleted_application)."""
     base = f"{setting('url')}/Accounts/{account}/Applications"
     with _supply_lock:
-        known = _applications.get(account)
-        if known is not None:
-            answer = _call("GET", f"{base}/{known}")
-            if answer is None or answer.status_code != 200:
-                del _applications[account]
         if account not in _applications:
             answer = _call("POST", base, json={"alias": "numspec contract"})
             data = answer.json() if answer is not None and answer.status_code == 201 else None
@@ -642,8 +668,7 @@ def _resend(response: Any, method: str, url: str | None = None) -> requests.Resp
         prepared.headers.pop("Content-Length", None)
         prepared.headers.pop("Content-Type", None)
     try:
-        with requests.Session() as session:
-            return session.send(prepared, timeout=10)
+        return _session().send(prepared, timeout=10)
     except requests.RequestException as exc:
         raise AssertionError(f"the follow-up {method} {prepared.url} got no answer: "
                              f"{type(exc).__name__}") from None
