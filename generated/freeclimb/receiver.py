@@ -147,7 +147,7 @@ def create_receiver(
     paths: Mapping[str, str] | None = None,
     body_limit: int = BODY_LIMIT,
 ) -> APIRouter:
-    """A router receiving FreeClimb's events and handing each to `handler`.
+    """A router that receives the events of FreeClimb and hands each to `handler`.
 
     `signing_secrets`: the secret(s) signed events are checked with (several while one is
     rotated); required when SIGNED is not empty, unless `verify_signatures=False`.

@@ -657,6 +657,10 @@ class Parser:
                 hoisted = dict(self.hoisted)
                 try:
                     variant = self.webhook(key, method, item, op, op_id)
+                    if (hook is not None and variant.model != hook.model
+                            and self.component(variant.model) == self.component(hook.model)):
+                        # The same inline payload written out again (GET next to POST).
+                        self.hoisted, variant.model = hoisted, hook.model
                     if hook is not None and variant.model != hook.model:
                         raise UnsupportedSpec(f"its payload ({variant.model}) differs from that of "
                                               f"{next(iter(hook.kinds))} ({hook.model})")
