@@ -128,6 +128,13 @@ def test_freeclimb_accepts_a_rotated_secret_and_an_age_inside_the_tolerance(
     assert post_signed(url + "/inbound-call", None, header, body=raw).status_code == 200
 
 
+def test_freeclimb_keys_a_later_version_adds_are_accepted(freeclimb: tuple[str, webhook_apps.Seen]) -> None:
+    url, seen = freeclimb
+    answer = post_signed(url + "/inbound-call", {**INBOUND_CALL, "callerName": "Ann", "extra": {"a": 1}})
+    assert answer.status_code == 200, answer.text
+    assert seen.events[-1][1].call_id == INBOUND_CALL["callId"]
+
+
 def test_freeclimb_notifications_are_received(freeclimb: tuple[str, webhook_apps.Seen]) -> None:
     url, seen = freeclimb
     for path, webhook, model in (

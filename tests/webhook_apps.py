@@ -9,6 +9,7 @@ The emulator's delivery tests can ring these apps too.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,12 +72,13 @@ class RestcommApp:
         self.seen.events.append(("status_callback", event))
 
 
-def freeclimb_app(seen: Seen, tolerance_s: float = 300, prefix: str = "/hooks/freeclimb",
-                  **options: Any) -> FastAPI:
+def freeclimb_app(seen: Seen, secrets: Sequence[str] = (FREECLIMB_SECRET,), tolerance_s: float = 300,
+                  prefix: str = "/hooks/freeclimb", **options: Any) -> FastAPI:
+    """The FreeClimb app; `secrets`: what it checks signatures with (e.g. the emulator's)."""
     app = FastAPI()
     app.include_router(fc_receiver.create_receiver(
-        FreeClimbApp(seen), signing_secrets=[FREECLIMB_SECRET], tolerance_s=tolerance_s,
-        **options), prefix=prefix)
+        FreeClimbApp(seen), signing_secrets=secrets, tolerance_s=tolerance_s, **options),
+        prefix=prefix)
     app.add_api_route("/", lambda: {"app": "freeclimb receiver"})
     return app
 
