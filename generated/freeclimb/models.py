@@ -2,9 +2,106 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, RootModel
+
+
+class CallStatusEvent(BaseModel):
+    """
+    The JSON body of a `callStatus` request.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    request_type: Annotated[
+        Literal['callStatus'], Field(alias='requestType', description='What happened.')
+    ]
+    call_id: Annotated[
+        str,
+        Field(
+            alias='callId',
+            description="A call's id, `CA` + 40 hex digits.",
+            pattern='^CA[0-9a-fA-F]{40}$',
+        ),
+    ]
+    account_id: Annotated[
+        str,
+        Field(
+            alias='accountId',
+            description='An account id, `AC` + 40 hex digits.',
+            pattern='^AC[0-9a-fA-F]{40}$',
+        ),
+    ]
+    from_: Annotated[str, Field(alias='from', description='The caller.')]
+    to: Annotated[str, Field(description='The number that was called.')]
+    call_status: Annotated[
+        Literal[
+            'queued',
+            'ringing',
+            'inProgress',
+            'canceled',
+            'completed',
+            'failed',
+            'busy',
+            'noAnswer',
+        ],
+        Field(alias='callStatus', description='Where a call stands.'),
+    ]
+    call_ended_reason: Annotated[
+        Literal[
+            'busy',
+            'failed',
+            'noAnswer',
+            'callCanceled',
+            'farEndHangup',
+            'appHangup',
+            'appReject',
+            'appNoPercl',
+            'appInvalidPercl',
+            'conferenceTerminated',
+            'conferenceEmptied',
+            'removedFromConference',
+            'machineDetected',
+            'webhookFailed',
+            'webhookInvalidResponse',
+            'voiceDisabled',
+            'configErrorNoApplication',
+            'configErrorNoVoiceUrl',
+            'maxRedirectsError',
+            'perclProcessingError',
+            'internalError',
+            'grpcHangup',
+            'maxDuration',
+        ]
+        | None,
+        Field(alias='callEndedReason', description='Why a call ended.'),
+    ]
+    direction: Annotated[
+        Literal['inbound', 'outboundAPI', 'outboundDial'],
+        Field(
+            description='`inbound`: into FreeClimb; `outboundAPI`: placed through the REST API; `outboundDial`: placed by the OutDial PerCL command.'
+        ),
+    ]
+    conference_id: Annotated[
+        str | None,
+        Field(
+            alias='conferenceId',
+            description='The conference the call was in; null outside one.',
+        ),
+    ]
+    queue_id: Annotated[
+        str | None,
+        Field(
+            alias='queueId',
+            description='The queue the call waited in; null outside one.',
+        ),
+    ]
+    parent_call_id: Annotated[
+        str | None,
+        Field(alias='parentCallId', description='The call that placed this one.'),
+    ] = None
 
 
 class Capabilities(BaseModel):
@@ -33,6 +130,83 @@ class Capabilities(BaseModel):
     ]
     short_code: Annotated[
         bool | None, Field(alias='shortCode', description='The number is a short code.')
+    ]
+
+
+class InboundCallEvent(BaseModel):
+    """
+    The JSON body of an `inboundCall` request. Later FreeClimb versions may add keys.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    request_type: Annotated[
+        Literal['inboundCall'], Field(alias='requestType', description='What happened.')
+    ]
+    call_id: Annotated[
+        str,
+        Field(
+            alias='callId',
+            description="A call's id, `CA` + 40 hex digits.",
+            pattern='^CA[0-9a-fA-F]{40}$',
+        ),
+    ]
+    account_id: Annotated[
+        str,
+        Field(
+            alias='accountId',
+            description='An account id, `AC` + 40 hex digits.',
+            pattern='^AC[0-9a-fA-F]{40}$',
+        ),
+    ]
+    from_: Annotated[
+        str,
+        Field(
+            alias='from',
+            description='The caller, in E.164 form when the network gives one.',
+        ),
+    ]
+    to: Annotated[str, Field(description='The number that was called (E.164).')]
+    call_status: Annotated[
+        Literal[
+            'queued',
+            'ringing',
+            'inProgress',
+            'canceled',
+            'completed',
+            'failed',
+            'busy',
+            'noAnswer',
+        ],
+        Field(alias='callStatus', description='Where a call stands.'),
+    ]
+    direction: Annotated[
+        Literal['inbound', 'outboundAPI', 'outboundDial'],
+        Field(
+            description='`inbound`: into FreeClimb; `outboundAPI`: placed through the REST API; `outboundDial`: placed by the OutDial PerCL command.'
+        ),
+    ]
+    conference_id: Annotated[
+        str | None,
+        Field(
+            alias='conferenceId',
+            description='The conference the call is in; null outside one.',
+        ),
+    ]
+    queue_id: Annotated[
+        str | None,
+        Field(
+            alias='queueId',
+            description='The queue the call waits in; null outside one.',
+        ),
+    ]
+    parent_call_id: Annotated[
+        str | None,
+        Field(
+            alias='parentCallId',
+            description='The call that placed this one; null for a call from outside.',
+        ),
     ]
 
 
@@ -101,6 +275,116 @@ class Pagination(BaseModel):
         Field(
             alias='nextPageUri',
             description='Path of the next page relative to `/apiserver`, with its `cursor`; null on the last page.',
+        ),
+    ]
+
+
+class Say(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    text: Annotated[
+        str, Field(description='Spoken with text-to-speech.', max_length=4096)
+    ]
+    loop: Annotated[int | None, Field(description='How many times.', ge=1)] = None
+
+
+class Play(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    file: Annotated[str, Field(description='URL of the audio file.')]
+    loop: Annotated[int | None, Field(description='How many times.', ge=1)] = None
+
+
+class Pause(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    length: Annotated[int, Field(description='Milliseconds of silence.', ge=1)]
+
+
+class GetDigits(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    action_url: Annotated[
+        str,
+        Field(
+            alias='actionUrl',
+            description='Where FreeClimb sends the digits (a `getDigits` event).',
+        ),
+    ]
+    max_digits: Annotated[
+        int | None,
+        Field(alias='maxDigits', description='Stop after this many digits.', ge=1),
+    ] = None
+    prompts: Annotated[
+        list[dict[str, Any]] | None,
+        Field(
+            description='Say, Play or Pause commands played while waiting, each a one-key object as here.'
+        ),
+    ] = None
+
+
+class Redirect(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    action_url: Annotated[
+        str,
+        Field(alias='actionUrl', description='Where to fetch the next PerCL script.'),
+    ]
+
+
+class Hangup(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    reason: Annotated[str | None, Field(description='Your own words for why.')] = None
+
+
+class Reject(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    reason: Annotated[str | None, Field(description='Your own words for why.')] = None
+
+
+class PerclCommand(BaseModel):
+    """
+    One PerCL command, e.g. `{"Say": {"text": "Hello"}}`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+        populate_by_name=True,
+    )
+    __annotations__ = {
+        '__pydantic_extra__': dict[str, dict[str, Any]],
+    }
+    say: Annotated[Say | None, Field(alias='Say')] = None
+    play: Annotated[Play | None, Field(alias='Play')] = None
+    pause: Annotated[Pause | None, Field(alias='Pause')] = None
+    get_digits: Annotated[GetDigits | None, Field(alias='GetDigits')] = None
+    redirect: Annotated[Redirect | None, Field(alias='Redirect')] = None
+    hangup: Annotated[Hangup | None, Field(alias='Hangup')] = None
+    reject: Annotated[Reject | None, Field(alias='Reject')] = None
+
+
+class PerclScript(RootModel[list[PerclCommand]]):
+    """
+    PerCL: the commands FreeClimb runs on a call, in order. Each item is an object with
+    one key, the command's name, whose value holds the command's options. The commands a
+    first answer usually needs are described; FreeClimb has more (the rest pass as any
+    one-key object).
+
+    """
+
+    root: Annotated[
+        list[PerclCommand],
+        Field(
+            description="PerCL: the commands FreeClimb runs on a call, in order. Each item is an object with\none key, the command's name, whose value holds the command's options. The commands a\nfirst answer usually needs are described; FreeClimb has more (the rest pass as any\none-key object).\n"
         ),
     ]
 
@@ -581,3 +865,60 @@ class IncomingNumberList(Pagination):
     incoming_phone_numbers: Annotated[
         list[IncomingNumber], Field(alias='incomingPhoneNumbers')
     ]
+
+
+class MessageDeliveryEvent(BaseModel):
+    """
+    The JSON body of a `messageDelivery` request.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    request_type: Annotated[
+        Literal['messageDelivery'],
+        Field(alias='requestType', description='What happened.'),
+    ]
+    account_id: Annotated[
+        str,
+        Field(
+            alias='accountId',
+            description='An account id, `AC` + 40 hex digits.',
+            pattern='^AC[0-9a-fA-F]{40}$',
+        ),
+    ]
+    from_: Annotated[str, Field(alias='from', description='The sender (E.164).')]
+    to: Annotated[str, Field(description='The number the message was sent to (E.164).')]
+    text: Annotated[str, Field(description='The message.')]
+    direction: Annotated[
+        Literal['inbound'], Field(description='Always `inbound` for this event.')
+    ]
+    application_id: Annotated[
+        str,
+        Field(
+            alias='applicationId',
+            description='An application id, `AP` + 40 hex digits.',
+            pattern='^AP[0-9a-fA-F]{40}$',
+        ),
+    ]
+    status: Annotated[
+        Literal['received'], Field(description='Always `received` for this event.')
+    ]
+    phone_number_id: Annotated[
+        str,
+        Field(
+            alias='phoneNumberId',
+            description="A number's id, `PN` + 40 hex digits.",
+            pattern='^PN[0-9a-fA-F]{40}$',
+        ),
+    ]
+    uri: Annotated[
+        str, Field(description='Path of the message resource relative to `/apiserver`.')
+    ]
+    message_id: Annotated[
+        str | None,
+        Field(
+            alias='messageId',
+            description="Id of the message (listed by FreeClimb's reference page",
+        ),
+    ] = None

@@ -38,6 +38,171 @@ class IncomingPhoneNumberCapabilities(BaseModel):
     ]
 
 
+class RestcommCallEvent(BaseModel):
+    """
+    The fields of a voice request or a status callback, all text (form or query encoded).
+    The eleven always sent are required; the rest appear only when the call has them.
+    SIP headers of the INVITE that start with `X-` or are `Diversion` headers come as
+    `SipHeader_<name>`; on a SIP dial's final answer, `DialSipHeader_<name>` likewise.
+
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    call_sid: Annotated[
+        str,
+        Field(
+            alias='CallSid',
+            description="A call's Sid: the Restcomm instance's id (`ID` + 32 hex digits), a dash, and `CA` + 32\nhex digits (unlike every other Sid, which is 34 characters).\n",
+            pattern='^ID[0-9A-Za-z]{32}-CA[0-9A-Za-z]{32}$',
+        ),
+    ]
+    instance_id: Annotated[
+        str,
+        Field(
+            alias='InstanceId',
+            description='Id of the Restcomm instance handling the call.',
+            pattern='^ID[0-9A-Za-z]{32}$',
+        ),
+    ]
+    outbound_call_sid: Annotated[
+        str | None,
+        Field(
+            alias='OutboundCallSid',
+            description='The outgoing leg, once the call has been dialled on.',
+            pattern='^ID[0-9A-Za-z]{32}-CA[0-9A-Za-z]{32}$',
+        ),
+    ] = None
+    account_sid: Annotated[
+        str,
+        Field(
+            alias='AccountSid',
+            description='An account Sid, `AC` + 32 letters or digits.',
+            pattern='^AC[0-9A-Za-z]{32}$',
+        ),
+    ]
+    from_: Annotated[
+        str,
+        Field(
+            alias='From',
+            description='The caller as the network gave it (E.164 only when the server is set to normalise numbers).',
+        ),
+    ]
+    to: Annotated[str, Field(alias='To', description='The number that was called.')]
+    call_status: Annotated[
+        Literal[
+            'queued',
+            'ringing',
+            'canceled',
+            'busy',
+            'not-found',
+            'failed',
+            'no-answer',
+            'wait-for-answer',
+            'in-progress',
+            'completed',
+        ],
+        Field(alias='CallStatus', description='Where the call stands.'),
+    ]
+    api_version: Annotated[
+        str,
+        Field(
+            alias='ApiVersion',
+            description="The number's API version.",
+            examples=['2012-04-24'],
+        ),
+    ]
+    direction: Annotated[
+        Literal['inbound', 'outbound-api', 'outbound-dial'],
+        Field(alias='Direction', description='`inbound` for a call to the number.'),
+    ]
+    caller_name: Annotated[
+        str,
+        Field(
+            alias='CallerName',
+            description="The caller's display name, or the text `null` when there is none.",
+            min_length=1,
+        ),
+    ]
+    forwarded_from: Annotated[
+        str,
+        Field(
+            alias='ForwardedFrom',
+            description='The number the call was forwarded from, or the text `null`.',
+            min_length=1,
+        ),
+    ]
+    call_timestamp: Annotated[
+        str,
+        Field(
+            alias='CallTimestamp',
+            description="When the call was created, ISO 8601 with milliseconds and the server's offset.",
+            pattern='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}(Z|[+-][0-9]{2}:[0-9]{2})$',
+        ),
+    ]
+    refer_target: Annotated[
+        str | None,
+        Field(
+            alias='ReferTarget', description='The target of a SIP REFER (a transfer).'
+        ),
+    ] = None
+    transferor: Annotated[
+        str | None, Field(alias='Transferor', description='Who transferred the call.')
+    ] = None
+    transferee: Annotated[
+        str | None, Field(alias='Transferee', description='Who was transferred.')
+    ] = None
+    dial_sip_call_id: Annotated[
+        str | None,
+        Field(
+            alias='DialSipCallId',
+            description="The SIP Call-ID of a dialled SIP leg's final answer.",
+        ),
+    ] = None
+    dial_sip_response_code: Annotated[
+        str | None,
+        Field(
+            alias='DialSipResponseCode',
+            description="That answer's SIP status code.",
+            pattern='^[1-6][0-9]{2}$',
+        ),
+    ] = None
+
+
+class RestcommSmsEvent(BaseModel):
+    """
+    The fields of an inbound message, all text. Custom SIP headers of the MESSAGE come as
+    `SipHeader_<name>`.
+
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    sms_sid: Annotated[
+        str,
+        Field(
+            alias='SmsSid',
+            description='Id of the message.',
+            pattern='^SM[0-9A-Za-z]{32}$',
+        ),
+    ]
+    account_sid: Annotated[
+        str,
+        Field(
+            alias='AccountSid',
+            description='An account Sid, `AC` + 32 letters or digits.',
+            pattern='^AC[0-9A-Za-z]{32}$',
+        ),
+    ]
+    from_: Annotated[str, Field(alias='From', description='The sender.')]
+    to: Annotated[
+        str, Field(alias='To', description='The number the message was sent to.')
+    ]
+    body: Annotated[str, Field(alias='Body', description='The message text.')]
+
+
 class IncomingPhoneNumber(BaseModel):
     """
     A number provisioned to an account. JSON keys are snake_case and null values are sent as

@@ -93,6 +93,8 @@ def build(loaded: LoadedSpec, progress: bool = False) -> Outcome:
                       parser.total, 0, parser.skipped)
     outcome.files["runtime.py"] = render_runtime("runtime")
     outcome.files["serving.py"] = render_runtime("serving")
+    if any(provider.webhooks for provider in providers):
+        outcome.files["receiving.py"] = render_runtime("receiving")
     shared = None
     if shares_schemas(providers):
         try:
@@ -116,7 +118,7 @@ def build(loaded: LoadedSpec, progress: bool = False) -> Outcome:
                                 for op in provider.operations]
             continue
         outcome.skipped += dropped
-        if not provider.operations:
+        if not provider.operations and not provider.webhooks:
             continue
         for name, text in rendered.items():
             outcome.files[f"{provider.package}/{name}"] = text

@@ -253,6 +253,39 @@ class Paging:
 
 
 @dataclass
+class Webhook:
+    """One event of the document's `webhooks`: what a receiver accepts and answers.
+
+    Its methods (`kinds`) share one payload model; a GET carries the payload as a form-exploded
+    object query parameter, a POST (or PUT, ...) as a JSON or form body."""
+
+    key: str                  # the document's name for it
+    event: str                # the key without a leading "<tag>-"
+    name: str                 # the handler method's name
+    operation_ids: list[str]
+    model: str                # payload model class
+    kinds: dict[str, str]     # method -> json | form | query
+    headers: list[Param]      # declared header parameters, the signature's included
+    signature: Param | None   # the header that carries a timestamped HMAC-SHA256 signature
+    reply: Reply
+    reply_kind: str           # none | json | xml | text
+    reply_schema: Any         # the reply's schema as written (for the builders)
+    summary: str
+
+    @property
+    def pascal(self) -> str:
+        return pascal(self.name)
+
+    @property
+    def default_path(self) -> str:
+        return "/" + self.name.strip("_").replace("_", "-")
+
+
+# The values of `x-numspec-signature` a receiver can check (on a header parameter).
+SIGNATURE_KINDS = ("timestamped-hmac-sha256",)
+
+
+@dataclass
 class Provider:
     tag: str
     package: str
@@ -260,6 +293,7 @@ class Provider:
     description: str
     base_url: str
     operations: list[Operation] = field(default_factory=list)
+    webhooks: list[Webhook] = field(default_factory=list)
     schema_names: set[str] = field(default_factory=set)
     xml_shapes: dict[str, Any] = field(default_factory=dict)
     schemes: dict[str, Scheme] = field(default_factory=dict)  # those its operations use
@@ -564,17 +598,8 @@ class Parser:
                 continue
             tag = str((op.get("tags") or ["default"])[0])
             if tag not in providers:
-                info = tags.get(tag, {})
                 servers = item.get("servers") or op.get("servers") or self.doc.get("servers") or [{"url": "/"}]
-                server = servers[0] if isinstance(servers, list) and isinstance(servers[0], dict) else {}
-                package = snake(tag)
-                while package in packages or package in RESERVED_PACKAGES:
-                    package += "_"
-                packages.add(package)
-                providers[tag] = Provider(
-                    tag=tag, package=package, prefix=info.get("x-numspec-prefix", pascal(tag)),
-                    description=" ".join(str(info.get("description", "")).split()),
-                    base_url=server_url(server), **server_parts(server))
+                providers[tag] = self.new_provider(tag, tags, servers, packages)
             provider = providers[tag]
             names = {o.name for o in provider.operations}
             pascals = {o.pascal for o in provider.operations}
@@ -588,10 +613,157 @@ class Parser:
             for name, scheme in schemes.items():
                 provider.schemes.setdefault(name, scheme)
             provider.operations.append(operation)
+        self.add_webhooks(providers, tags, packages)
         for provider in providers.values():
             self.collect_schemas(provider)
             name_credentials(provider)
         return list(providers.values())
+
+    def new_provider(self, tag: str, tags: dict[str, Any], servers: Any, packages: set[str]) -> Provider:
+        info = tags.get(tag, {})
+        server = servers[0] if isinstance(servers, list) and servers and isinstance(servers[0], dict) else {}
+        package = snake(tag)
+        while package in packages or package in RESERVED_PACKAGES:
+            package += "_"
+        packages.add(package)
+        return Provider(
+            tag=tag, package=package, prefix=info.get("x-numspec-prefix", pascal(tag)),
+            description=" ".join(str(info.get("description", "")).split()),
+            base_url=server_url(server), **server_parts(server))
+
+    # -- webhooks (receivers) --------------------------------------------------
+    def add_webhooks(self, providers: dict[str, Provider], tags: dict[str, Any],
+                     packages: set[str]) -> None:
+        """The document's `webhooks` (3.1), each a Webhook of the provider its first tag names;
+        a method that cannot be received is skipped (one line, like an operation)."""
+        webhooks = self.doc.get("webhooks")
+        for key, raw_item in (webhooks if isinstance(webhooks, dict) else {}).items():
+            key = str(key)
+            try:
+                item = self.deref(raw_item)
+            except UnsupportedSpec as exc:
+                self.skipped.append(Skip("*", f"webhook {key}", "", str(exc), pointer_join("/webhooks", key)))
+                continue
+            if not isinstance(item, dict):
+                continue
+            hook: Webhook | None = None
+            # POST first: its summary describes the event, and GET variants follow it.
+            for method in sorted(HTTP_METHODS, key=lambda m: m != "post"):
+                op = item.get(method)
+                if not isinstance(op, dict):
+                    continue
+                op_id = op.get("operationId")
+                op_id = op_id if isinstance(op_id, str) and re.search(r"[A-Za-z]", op_id) else snake(f"{key}_{method}")
+                hoisted = dict(self.hoisted)
+                try:
+                    variant = self.webhook(key, method, item, op, op_id)
+                    if (hook is not None and variant.model != hook.model
+                            and self.component(variant.model) == self.component(hook.model)):
+                        # The same inline payload written out again (GET next to POST).
+                        self.hoisted, variant.model = hoisted, hook.model
+                    if hook is not None and variant.model != hook.model:
+                        raise UnsupportedSpec(f"its payload ({variant.model}) differs from that of "
+                                              f"{next(iter(hook.kinds))} ({hook.model})")
+                except Exception as exc:  # noqa: BLE001 - any surprise skips one method only
+                    self.hoisted = hoisted
+                    reason = str(exc) if isinstance(exc, UnsupportedSpec) else f"{type(exc).__name__}: {exc}"
+                    self.skipped.append(Skip(method, f"webhook {key}", op_id, reason,
+                                             pointer_join("/webhooks", key, method)))
+                    continue
+                if hook is None:
+                    hook = variant
+                    tag = str((op.get("tags") or ["default"])[0])
+                    if tag not in providers:
+                        servers = self.doc.get("servers") or [{"url": "/"}]
+                        providers[tag] = self.new_provider(tag, tags, servers, packages)
+                    provider = providers[tag]
+                    event = re.sub(rf"^{re.escape(tag)}[-_.]", "", key, flags=re.IGNORECASE) or key
+                    names = {w.name for w in provider.webhooks} | {"create_receiver"}
+                    name = snake(event)
+                    while name in names:
+                        name += "_"
+                    hook.event, hook.name = event, name
+                    provider.webhooks.append(hook)
+                else:
+                    hook.kinds.update(variant.kinds)
+                    hook.operation_ids += variant.operation_ids
+                    if hook.signature is None:
+                        hook.signature = variant.signature
+
+    def webhook(self, key: str, method: str, item: dict[str, Any], op: dict[str, Any],
+                op_id: str) -> Webhook:
+        """One method of a webhook: its payload (body, or an object query parameter), headers
+        and reply."""
+        where = f"webhook {key} {method.upper()}"
+        headers: list[Param] = []
+        signature: Param | None = None
+        model = kind = ""
+        for raw in list(item.get("parameters", [])) + list(op.get("parameters", [])):
+            p = self.deref(raw)
+            location = p.get("in") if isinstance(p, dict) else None
+            if location == "header":
+                if str(p.get("name", "")).lower() in IGNORED_HEADERS:
+                    continue
+                param = self.param(raw, where)
+                headers.append(param)
+                marked = p.get("x-numspec-signature")
+                if marked is not None:
+                    if marked not in SIGNATURE_KINDS:
+                        raise UnsupportedSpec(f"x-numspec-signature {marked!r} is not one of "
+                                              f"{', '.join(SIGNATURE_KINDS)}")
+                    signature = param
+            elif location == "query":
+                schema = self.merged(p.get("schema", {}))
+                if json_type(schema) != "object" or p.get("style", "form") != "form" or not p.get("explode", True):
+                    raise UnsupportedSpec(f"query parameter {p.get('name')!r}: a receiver takes the "
+                                          "payload as one form-exploded object, not single parameters")
+                if model:
+                    raise UnsupportedSpec("more than one payload (query object or body)")
+                model, kind = self.schema_name(p.get("schema", {}), pascal(op_id) + "Event"), "query"
+            elif location in ("path", "cookie"):
+                raise UnsupportedSpec(f"{location} parameters are not supported in webhooks")
+        if "requestBody" in op:
+            content = (self.deref(op["requestBody"]) or {}).get("content") or {}
+            usable = [m for m in content if body_kind(m) in ("json", "form")]
+            if not usable:
+                raise UnsupportedSpec("only JSON and form bodies can be received, not "
+                                      + ", ".join(map(str, content)))
+            if model:
+                raise UnsupportedSpec("more than one payload (query object or body)")
+            media = min(usable, key=lambda m: BODY_PREFERENCE.index(body_kind(m)))
+            model = self.schema_name((content[media] or {}).get("schema", {}), pascal(op_id) + "Event")
+            kind = body_kind(media)
+        if not model:
+            raise UnsupportedSpec("no payload (neither a body nor an object query parameter)")
+        reply, reply_schema = self.webhook_reply(op.get("responses") or {}, op_id)
+        reply_kind = "none"
+        if reply.models.get(JSON):
+            reply_kind = "json"
+        elif any(body_kind(m) == "xml" for m in reply.media_types):
+            reply_kind = "xml"
+        elif reply.media_types:
+            reply_kind = "text"
+        return Webhook(key, key, snake(key), [op_id], model, {method.upper(): kind}, headers,
+                       signature, reply, reply_kind, reply_schema,
+                       " ".join(str(op.get("summary", "")).split()))
+
+    def webhook_reply(self, responses: dict[str, Any], op_id: str) -> tuple[Reply, Any]:
+        """The success answer a receiver gives (first 2xx, else 2XX, else default) and its schema."""
+        codes = [str(c) for c in responses]
+        code = next((c for c in codes if c.isdigit() and c.startswith("2")), None)
+        code = code or next((c for c in codes if c.upper() == "2XX"), None)
+        code = code or ("default" if "default" in codes else None)
+        if code is None:
+            return Reply(204, [], {}, {}, {}), None
+        response = self.deref(responses[code])
+        status = int(code) if code.isdigit() else 204
+        reply = self.reply(status, response, op_id, "post")
+        if status == 204 and reply.media_types:
+            reply.status = 200  # a 2XX or default with a body: 200 says there is one
+        content = response.get("content") if isinstance(response, dict) else None
+        media = reply.media_types[0] if reply.media_types else None
+        schema = (content[media] or {}).get("schema") if media and isinstance(content, dict) else None
+        return reply, schema
 
     def operation(self, path: str, method: str, item: dict[str, Any], op: dict[str, Any],
                   routes: list[Route]) -> Operation:
@@ -778,6 +950,7 @@ class Parser:
                 roots += list(reply.xml_shapes.values())
             if op.paging:
                 roots.append(op.paging.item_model)
+        roots += webhook_roots(provider.webhooks)
         provider.schema_names |= self.closure(roots)
         for op in provider.operations:
             if op.body and op.body.kind == "xml" and op.body.model:
@@ -832,6 +1005,16 @@ class Parser:
             shape["wrapped"] = bool(xml.get("wrapped", False))
             shape["items"] = self.xml_shape(resolved.get("items", {}), default_name, depth + 1)
         return shape
+
+
+def webhook_roots(hooks: list[Webhook]) -> list[str]:
+    """The model classes receivers name: payloads and JSON replies."""
+    roots = []
+    for hook in hooks:
+        roots.append(hook.model)
+        if hook.reply_kind == "json" and hook.reply.models.get(JSON):
+            roots.append(str(hook.reply.models[JSON]))
+    return roots
 
 
 JSON_TYPES: dict[str, tuple[type, ...]] = {
