@@ -100,9 +100,17 @@ exit status: 0 every check passed; 1 something failed (also: every answer was 40
 start (bad options, server down or not HTTP, credentials refused, none of the provider's
 operations at --url); 130/143 stopped by SIGINT/SIGTERM
 
-example:
+With --webhooks the server under test is your webhook receiver: the provider's events are sent
+to --url (or per event, --event-path), FreeClimb's signed with --signing-secret; 1 also when
+every answer was 404 or 405 (no receiver there).
+
+examples:
   NUMSPEC_AUTH=ACCOUNT_ID:API_KEY numspec contract --provider freeclimb \\
       --url http://127.0.0.1:8000/apiserver --max-examples 10 --junit report.xml
+  NUMSPEC_SIGNING_SECRET=SECRET numspec contract --webhooks --provider freeclimb \\
+      --url http://127.0.0.1:5000/freeclimb
+  numspec contract --webhooks --provider restcomm --url http://127.0.0.1:5000 \\
+      --event-path inboundCall=/voice --event-path inboundSms=/sms --event-path statusCallback=/status
 """
 DOCS_EPILOG = """\
 exit status: 0 written (or served until Ctrl-C), 1 cannot write the file or listen, 2 bad options
@@ -128,6 +136,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _contract(args: argparse.Namespace) -> int:
+    if args.webhooks:
+        from numspec.generator import contract_webhooks
+        return contract_webhooks.main(args)
     from numspec.generator import contract
     return contract.main(args)
 
@@ -275,6 +286,16 @@ def add_contract_command(sub: Any) -> None:
                    help="longest wait for one complete answer, however slowly it arrives")
     p.add_argument("--max-time", type=seconds, default=None, metavar="SECONDS",
                    help="stop the whole run (and fail) after this long (default: no limit)")
+    # --webhooks: the same runner pointed at a user's receiver (generator.contract_webhooks).
+    p.add_argument("--webhooks", action="store_true",
+                   help="test a webhook receiver at --url with the provider's events instead of "
+                        "the provider's server (--auth, --read-only, --account do not apply)")
+    p.add_argument("--signing-secret", default=None, metavar="SECRET",
+                   help="with --webhooks: the secret FreeClimb events are signed with (default: "
+                        "the NUMSPEC_SIGNING_SECRET environment variable)")
+    p.add_argument("--event-path", action="append", default=None, metavar="EVENT=PATH",
+                   help="with --webhooks: send EVENT (e.g. inboundCall) to --url + PATH instead "
+                        "of --url itself; repeatable")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help=SPEC_HELP)
     p.set_defaults(func=_contract)
 
