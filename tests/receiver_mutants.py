@@ -31,6 +31,8 @@ TOLERANCE_S = 300.0
 FREECLIMB_PATH = "/freeclimb"
 RESTCOMM_PATHS = {"inboundCall": "/restcomm/voice", "inboundSms": "/restcomm/sms",
                   "statusCallback": "/restcomm/status"}
+MESSAGE_KEYS = frozenset({"requestType", "accountId", "from", "to", "text", "direction",
+                          "applicationId", "status", "phoneNumberId", "uri"})
 GREETING = [{"Say": {"text": "Thanks for calling."}}, {"Hangup": {}}]
 RCML_CALL = b"<Response><Say>Thanks for calling.</Say><Hangup/></Response>"
 RCML_FORWARDED = (b"<Response><Say>Thanks for calling.</Say><Say>You were forwarded.</Say>"
@@ -61,6 +63,8 @@ MUTANTS = {
     "fc-unknown-command": Mutant("freeclimb", "answers a command PerCL does not have",
                                  "reply_runs"),
     "fc-status-refused": Mutant("freeclimb", "answers callStatus with 400", "event_accepted"),
+    "fc-refuses-new-keys": Mutant("freeclimb", "refuses a messageDelivery with keys it does not "
+                                  "know (FreeClimb adds keys, e.g. messageId)", "event_accepted"),
     "rc-null-callername-crash": Mutant("restcomm", "reads CallerName=null as no value, then "
                                        "uses it as text: 500", "event_accepted"),
     "rc-null-forwarded-crash": Mutant("restcomm", "reads ForwardedFrom=null as no value, then "
@@ -74,6 +78,9 @@ MUTANTS = {
                                  "event_accepted"),
     "rc-no-status-route": Mutant("restcomm", "has no route for the status callback (404)",
                                  "event_accepted"),
+    "rc-refuses-charset-header": Mutant("restcomm", "refuses requests with a header it does not "
+                                        "know (Restcomm's http.protocol.content-charset)",
+                                        "event_accepted"),
 }
 
 _NULL_AS_JSON = {"null": None}
@@ -117,6 +124,9 @@ def _freeclimb(mutant: str | None) -> Callable[[Request], Any]:
             if mutant == "fc-unknown-command":
                 return JSONResponse([{"Speak": {"text": "Thanks for calling."}}])
             return JSONResponse(GREETING)
+        if (kind == "messageDelivery" and mutant == "fc-refuses-new-keys"
+                and not event.keys() <= MESSAGE_KEYS):
+            return _refuse(400, "unknown keys")
         if kind == "callStatus" and mutant == "fc-status-refused":
             return _refuse(400, "unexpected event")
         return Response(status_code=204)  # messageDelivery, callStatus, events we do not use
@@ -124,8 +134,10 @@ def _freeclimb(mutant: str | None) -> Callable[[Request], Any]:
     return receive
 
 
-async def _fields(request: Request) -> dict[str, str] | Response:
+async def _fields(request: Request, mutant: str | None) -> dict[str, str] | Response:
     """A Restcomm event's fields: the query of a GET, the UTF-8 form of a POST."""
+    if mutant == "rc-refuses-charset-header" and "http.protocol.content-charset" in request.headers:
+        return _refuse(400, "unexpected header")
     if request.method == "GET":
         return dict(request.query_params)
     try:
@@ -144,7 +156,7 @@ def _restcomm_voice(mutant: str | None) -> Callable[[Request], Any]:
     async def receive(request: Request) -> Response:
         if mutant == "rc-get-500" and request.method == "GET":
             return Response("internal error", status_code=500)
-        fields = await _fields(request)
+        fields = await _fields(request, mutant)
         if isinstance(fields, Response):
             return fields
         refused = _missing(fields, ("CallSid", "From", "To", "CallerName", "ForwardedFrom"))
@@ -168,7 +180,7 @@ def _restcomm_voice(mutant: str | None) -> Callable[[Request], Any]:
 
 def _restcomm_sms(mutant: str | None) -> Callable[[Request], Any]:
     async def receive(request: Request) -> Response:
-        fields = await _fields(request)
+        fields = await _fields(request, mutant)
         if isinstance(fields, Response):
             return fields
         refused = _missing(fields, ("SmsSid", "From", "To", "Body"))
@@ -183,7 +195,7 @@ def _restcomm_sms(mutant: str | None) -> Callable[[Request], Any]:
 
 def _restcomm_status(mutant: str | None) -> Callable[[Request], Any]:
     async def receive(request: Request) -> Response:
-        fields = await _fields(request)
+        fields = await _fields(request, mutant)
         if isinstance(fields, Response):
             return fields
         refused = _missing(fields, ("CallSid", "CallStatus"))
