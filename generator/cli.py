@@ -100,13 +100,13 @@ exit status: 0 every check passed; 1 something failed (also: every answer was 40
 start (bad options, server down or not HTTP, credentials refused, none of the provider's
 operations at --url); 130/143 stopped by SIGINT/SIGTERM
 
-With --webhooks the server under test is your webhook receiver: the provider's events are sent
-to --url (or per event, --event-path), FreeClimb's signed with --signing-secret; 1 also when
-every answer was 404 or 405 (no receiver there).
-
-examples:
+example:
   NUMSPEC_AUTH=ACCOUNT_ID:API_KEY numspec contract --provider freeclimb \\
       --url http://127.0.0.1:8000/apiserver --max-examples 10 --junit report.xml
+
+With --webhooks the server under test is your webhook receiver: the provider's events go to
+--url (or, per event, --url + --event-path), FreeClimb's signed with --signing-secret. Exit
+status as above; 1 also when every answer was 404 or 405 (no receiver there), e.g.
   NUMSPEC_SIGNING_SECRET=SECRET numspec contract --webhooks --provider freeclimb \\
       --url http://127.0.0.1:5000/freeclimb
   numspec contract --webhooks --provider restcomm --url http://127.0.0.1:5000 \\
@@ -263,8 +263,10 @@ def add_contract_command(sub: Any) -> None:
                        description="Run Schemathesis against a live server for one provider, "
                                    "with numspec's provider checks on top.")
     p.add_argument("--provider", required=True, choices=["freeclimb", "restcomm"],
-                   help="which provider's operations to test")
-    p.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8000/apiserver")
+                   help="which provider's operations (or, with --webhooks, events) to test")
+    p.add_argument("--url", required=True,
+                   help="base URL, e.g. http://127.0.0.1:8000/apiserver (with --webhooks: the "
+                        "receiver's URL)")
     p.add_argument("--auth", default=None, metavar="USER:PASS",
                    help="Basic-auth credentials (default: the NUMSPEC_AUTH environment variable)")
     p.add_argument("--read-only", action="store_true",
