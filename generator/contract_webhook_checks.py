@@ -17,6 +17,7 @@ import requests
 import schemathesis
 from numspec.generated.runtime import sign_webhook
 from numspec.generator.replies import check_percl, check_rcml
+from numspec.generator.specload import resolve_pointer
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -89,6 +90,10 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
 @schemathesis.hook
 def after_call(ctx: Any, case: Any, response: Any) -> None:
     _event(case, str(response.status_code))
+    sent = response.request.headers.get(SIGNATURE)
+    if sent and _signed(case):
+        # The run's curl lines then carry the signature really sent (good for a while).
+        case.headers = {**(case.headers or {}), SIGNATURE: sent}
 
 
 @schemathesis.hook
@@ -180,7 +185,10 @@ def _reads_reply(case: Any) -> bool:
     """Whether the provider runs what this event's receiver answers (the contract gives the
     200 a body), rather than ignoring it."""
     reply = case.operation.definition.raw.get("responses", {}).get("200")
-    return isinstance(reply, dict) and bool(reply.get("content") or reply.get("$ref"))
+    document = case.operation.schema.raw_schema
+    while isinstance(reply, dict) and "$ref" in reply:
+        reply = resolve_pointer(document, reply["$ref"][1:])
+    return isinstance(reply, dict) and bool(reply.get("content"))
 
 
 # -- checks --------------------------------------------------------------------------------------
