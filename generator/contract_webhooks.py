@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from numspec.generator import contract
@@ -133,9 +133,14 @@ def parse_event_paths(values: list[str] | None, events: list[str]) -> dict[str, 
 
 
 def targets(url: str, provider: str, webhooks: list[str], paths: dict[str, str]) -> dict[str, str]:
-    """Where each derived operation's requests go: the receiver URL, plus an event's own path."""
-    base = url.rstrip("/")
-    return {f"/{name}": base + paths[event_name(name, provider)]
+    """Where each derived operation's requests go: the receiver URL, plus an event's own path
+    (before the URL's query, which stays: receivers often take a token there)."""
+    parts = urlsplit(url)
+
+    def with_path(path: str) -> str:
+        return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
+
+    return {f"/{name}": with_path(paths[event_name(name, provider)])
             if event_name(name, provider) in paths else url for name in webhooks}
 
 
@@ -302,6 +307,9 @@ def _run(args: argparse.Namespace, tmp: Path, document: dict[str, Any], where: d
         notes.append(f"every answer was 404 or 405 ({counts}): no receiver there; check --url "
                      "and --event-path")
         code = code or 1
+    if any(error.startswith("Network Error") for error in outcome.errors):
+        notes.append(f"a Network Error is no answer, or none within --request-timeout "
+                     f"{args.request_timeout:g} s: the provider would have given up on it too")
     junit = args.junit if args.junit and Path(args.junit).is_file() else None
     lines = contract.summary(outcome, code, f"{args.provider} webhooks", args.url, junit)
     lines = [_reproduce_heading(line, args.provider) for line in lines]

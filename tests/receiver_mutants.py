@@ -12,6 +12,7 @@ fails, named by the check that should catch it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from starlette.routing import Route
 Provider = Literal["freeclimb", "restcomm"]
 SECRET = "numspec-test-signing-secret"
 TOLERANCE_S = 300.0
+SLOW_S = 3.0  # the slow mutant's delay; tests run it with --request-timeout 2
 FREECLIMB_PATH = "/freeclimb"
 RESTCOMM_PATHS = {"inboundCall": "/restcomm/voice", "inboundSms": "/restcomm/sms",
                   "statusCallback": "/restcomm/status"}
@@ -45,7 +47,8 @@ XML = "application/xml"
 class Mutant:
     provider: Provider
     fault: str
-    caught_by: str  # the check whose failure names it
+    caught_by: str  # the check whose failure names it ("Network Error": no answer in time)
+    options: tuple[str, ...] = ()  # the run's own options for this one
 
 
 MUTANTS = {
@@ -62,6 +65,9 @@ MUTANTS = {
     "fc-percl-as-text": Mutant("freeclimb", "answers PerCL as text/plain", "reply_runs"),
     "fc-unknown-command": Mutant("freeclimb", "answers a command PerCL does not have",
                                  "reply_runs"),
+    "fc-slow-call": Mutant("freeclimb", "answers inboundCall after 3 s, past the run's 2 s "
+                           "(FreeClimb would have given up)", "Network Error",
+                           ("--request-timeout", "2", "--phases", "examples")),
     "fc-status-refused": Mutant("freeclimb", "answers callStatus with 400", "event_accepted"),
     "fc-refuses-new-keys": Mutant("freeclimb", "refuses a messageDelivery with keys it does not "
                                   "know (FreeClimb adds keys, e.g. messageId)", "event_accepted"),
@@ -115,6 +121,8 @@ def _freeclimb(mutant: str | None) -> Callable[[Request], Any]:
             return _refuse(400, "not an event")
         kind = event["requestType"]
         if kind == "inboundCall":
+            if mutant == "fc-slow-call":
+                await asyncio.sleep(SLOW_S)
             if mutant == "fc-null-conference-crash":
                 event["conferenceId"].startswith("CF")  # the fault: null is allowed
             if mutant == "fc-percl-object":
