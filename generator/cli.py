@@ -104,6 +104,14 @@ operations at --url); 130/143 stopped by SIGINT/SIGTERM
 example:
   NUMSPEC_AUTH=ACCOUNT_ID:API_KEY numspec contract --provider freeclimb \\
       --url http://127.0.0.1:8000/apiserver --max-examples 10 --junit report.xml
+
+With --webhooks the server under test is your webhook receiver: the provider's events go to
+--url (or, per event, --url + --event-path), FreeClimb's signed with --signing-secret. Exit
+status as above; 1 also when every answer was 404 or 405 (no receiver there), e.g.
+  NUMSPEC_SIGNING_SECRET=SECRET numspec contract --webhooks --provider freeclimb \\
+      --url http://127.0.0.1:5000/freeclimb
+  numspec contract --webhooks --provider restcomm --url http://127.0.0.1:5000 \\
+      --event-path inboundCall=/voice --event-path inboundSms=/sms --event-path statusCallback=/status
 """
 DOCS_EPILOG = """\
 exit status: 0 written (or served until Ctrl-C), 1 cannot write the file or listen, 2 bad options
@@ -129,6 +137,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _contract(args: argparse.Namespace) -> int:
+    if args.webhooks:
+        from numspec.generator import contract_webhooks
+        return contract_webhooks.main(args)
     from numspec.generator import contract
     return contract.main(args)
 
@@ -254,8 +265,10 @@ def add_contract_command(sub: Any) -> None:
                        description="Run Schemathesis against a live server for one provider, "
                                    "with numspec's provider checks on top.")
     p.add_argument("--provider", required=True, choices=["freeclimb", "restcomm"],
-                   help="which provider's operations to test")
-    p.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8000/apiserver")
+                   help="which provider's operations (or, with --webhooks, events) to test")
+    p.add_argument("--url", required=True,
+                   help="base URL, e.g. http://127.0.0.1:8000/apiserver (with --webhooks: the "
+                        "receiver's URL)")
     p.add_argument("--auth", default=None, metavar="USER:PASS",
                    help="Basic-auth credentials (default: the NUMSPEC_AUTH environment variable)")
     p.add_argument("--read-only", action="store_true",
@@ -277,6 +290,16 @@ def add_contract_command(sub: Any) -> None:
                    help="longest wait for one complete answer, however slowly it arrives")
     p.add_argument("--max-time", type=seconds, default=None, metavar="SECONDS",
                    help="stop the whole run (and fail) after this long (default: no limit)")
+    # --webhooks: the same runner pointed at a user's receiver (generator.contract_webhooks).
+    p.add_argument("--webhooks", action="store_true",
+                   help="test a webhook receiver at --url with the provider's events instead of "
+                        "the provider's server (--auth, --read-only, --account do not apply)")
+    p.add_argument("--signing-secret", default=None, metavar="SECRET",
+                   help="with --webhooks: the secret FreeClimb events are signed with (default: "
+                        "the NUMSPEC_SIGNING_SECRET environment variable)")
+    p.add_argument("--event-path", action="append", default=None, metavar="EVENT=PATH",
+                   help="with --webhooks: send EVENT (e.g. inboundCall) to --url + PATH instead "
+                        "of --url itself; repeatable")
     p.add_argument("--spec", default=str(DEFAULT_SPEC), help=SPEC_HELP)
     p.set_defaults(func=_contract)
 

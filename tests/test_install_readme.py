@@ -116,8 +116,8 @@ def test_the_shell_blocks_contract_commands_run_against_numspec_serve(
         if words[0] == "export":
             name, _, value = words[1].partition("=")
             env[name] = value
-        if words[:2] != ["numspec", "contract"]:
-            continue
+        if words[:2] != ["numspec", "contract"] or "--webhooks" in words:
+            continue  # needs the reader's own receiver; test_contract_webhooks runs these against one
         args = [w.replace(DOCUMENTED, server.base_url) for w in words[1:]]
         result = subprocess.run([*numspec_command(), *args, "--phases", "examples"], cwd=tmp_path,
                                 env=env, capture_output=True, text=True, timeout=300,
