@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
 import sqlite3
 import tomllib
 from dataclasses import dataclass, field
@@ -74,6 +75,10 @@ def _restcomm_demo(role: str, name: str, parent: str | None) -> DemoLogin:
     )
 
 
+# The secret the demo FreeClimb account's webhooks are signed with (FreeClimb-Signature):
+# fixed and published like the demo login, so a receiver under test can be set up with it.
+FREECLIMB_DEMO_SIGNING_SECRET = _hex("numspec demo freeclimb signing secret", 40)
+
 RESTCOMM_DEMO = _restcomm_demo("demo", "demo", None)
 RESTCOMM_DEMO_SUBS = (
     _restcomm_demo("sub-account of demo", "sub1", RESTCOMM_DEMO.username),
@@ -92,6 +97,8 @@ def describe_demo_logins() -> str:
         line = f"{login.provider:9} {login.role:20} user {login.username}  password {login.password}"
         if login.email:
             line += f"  (or user {login.email}; auth token {login.auth_token})"
+        if login is FREECLIMB_DEMO:
+            line += f"  webhook signing secret {FREECLIMB_DEMO_SIGNING_SECRET}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -101,6 +108,8 @@ def ensure_demo_accounts(store: Store) -> None:
     with store.write() as conn:
         _insert(conn, Account(FREECLIMB_DEMO.username, "freeclimb", FREECLIMB_DEMO.password),
                 store.now_ms(), overwrite=False)
+        conn.execute("UPDATE accounts SET signing_secret = ? WHERE sid = ? AND signing_secret "
+                     "IS NULL", (FREECLIMB_DEMO_SIGNING_SECRET, FREECLIMB_DEMO.username))
         for login in (RESTCOMM_DEMO, *RESTCOMM_DEMO_SUBS):
             assert login.auth_token is not None
             account = Account(
@@ -114,8 +123,10 @@ def ensure_demo_accounts(store: Store) -> None:
 # -- adding and reading accounts --------------------------------------------------------
 
 
-def add_freeclimb_account(store: Store, account_id: str, api_key: str) -> Account:
-    """Add (or change the key of) a FreeClimb account."""
+def add_freeclimb_account(store: Store, account_id: str, api_key: str,
+                          signing_secret: str | None = None) -> Account:
+    """Add (or change the key of) a FreeClimb account. Its webhook signing secret is the one
+    given, else the one it has, else a new random one."""
     if not FREECLIMB_ACCOUNT_ID.match(account_id):
         raise ValueError(f"FreeClimb account_id must be AC + 40 hex digits: {account_id!r}")
     if not api_key:
@@ -123,7 +134,23 @@ def add_freeclimb_account(store: Store, account_id: str, api_key: str) -> Accoun
     account = Account(account_id, "freeclimb", api_key)
     with store.write() as conn:
         _insert(conn, account, store.now_ms(), overwrite=True)
+        conn.execute("UPDATE accounts SET signing_secret = coalesce(?, signing_secret, ?) "
+                     "WHERE sid = ?", (signing_secret, secrets.token_hex(20), account_id))
     return account
+
+
+def signing_secret(store: Store, account_sid: str) -> str | None:
+    """The secret a FreeClimb account's webhooks are signed with (None: no such account)."""
+    row = store.query_one("SELECT signing_secret FROM accounts WHERE sid = ? AND "
+                          "provider = 'freeclimb'", (account_sid,))
+    if row is None:
+        return None
+    if row[0] is None:  # an account added by a path that set none: give it one now
+        with store.write() as conn:
+            conn.execute("UPDATE accounts SET signing_secret = coalesce(signing_secret, ?) "
+                         "WHERE sid = ?", (secrets.token_hex(20), account_sid))
+        return signing_secret(store, account_sid)
+    return str(row[0])
 
 
 def add_restcomm_account(
@@ -289,6 +316,7 @@ def load_accounts_file(store: Store, path: str | os.PathLike[str]) -> list[Accou
     [[freeclimb.accounts]]
     account_id = "AC…40 hex…"
     api_key = "…"
+    signing_secret = "…"           # optional: webhooks' FreeClimb-Signature key (else random)
 
     [[restcomm.accounts]]
     sid = "AC…32…"
@@ -306,6 +334,7 @@ def load_accounts_file(store: Store, path: str | os.PathLike[str]) -> list[Accou
         added.append(add_freeclimb_account(
             store, _text(entry, "account_id", required=True) or "",
             _text(entry, "api_key", required=True) or "",
+            _text(entry, "signing_secret"),
         ))
     for entry in _entries(config, "restcomm"):
         added.append(add_restcomm_account(
@@ -320,7 +349,7 @@ def load_accounts_file(store: Store, path: str | os.PathLike[str]) -> list[Accou
 
 # What an accounts file may hold (the format `numspec serve --help` documents).
 CONFIG_KEYS = {
-    "freeclimb": ("account_id", "api_key"),
+    "freeclimb": ("account_id", "api_key", "signing_secret"),
     "restcomm": ("sid", "auth_token", "email", "parent_sid", "organization_sid", "friendly_name"),
 }
 

@@ -370,7 +370,7 @@ ROOT_PAGE = """<!doctype html>
 """
 UNKNOWN_PATH = (
     "Not Found: this server answers under /apiserver (FreeClimb), /restcomm/2012-04-24 "
-    "(Restcomm) and /docs\n"
+    "(Restcomm), /docs and /_numspec (the network: calls, messages, events)\n"
 )
 
 
@@ -407,7 +407,7 @@ class Edges:
         if provider is None:
             if path == "/":
                 await self._root(scope, receive, send)
-            elif path == "/docs" or path.startswith("/docs/"):
+            elif path == "/docs" or path.startswith(("/docs/", "/_numspec/")):
                 await self.app(scope, receive, send)
             else:
                 await PlainTextResponse(UNKNOWN_PATH, 404)(scope, receive, send)
@@ -448,9 +448,16 @@ class Edges:
         await _provider_not_found(provider)(scope, receive, send)
 
 
-def create_app(store: Store, *, docs_document: dict[str, Any] | None = None) -> FastAPI:
-    """Both providers in one app: FreeClimb under /apiserver, Restcomm under /restcomm."""
+def create_app(store: Store, *, docs_document: dict[str, Any] | None = None,
+               network: Any = None) -> FastAPI:
+    """Both providers in one app: FreeClimb under /apiserver, Restcomm under /restcomm;
+    numspec's own endpoints (emulator.admin: the network, ``network`` or a default one) under
+    /_numspec."""
     app = FastAPI(title="numspec emulator", docs_url=None, redoc_url=None, openapi_url=None)
+    from numspec.emulator.admin import PREFIX, admin_app
+    from numspec.emulator.network import Network
+
+    app.mount(PREFIX, admin_app(network or Network(store)))
     app.add_exception_handler(HTTPException, _not_found)
     app.add_exception_handler(StreamedPage, streamed_page)
     routers = {

@@ -99,6 +99,14 @@ def main(args: argparse.Namespace) -> int:
             print(f"error: {args.config}: {exc}", file=sys.stderr)
             return 1
         print(f"added {len(added)} accounts from {args.config}")
+    from numspec.emulator.network import Limits, Network
+
+    try:
+        limits = Limits.allowing(getattr(args, "allow_webhook_host", None) or [],
+                                 reply_s=getattr(args, "webhook_timeout", Limits.reply_s))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if not is_loopback(args.host):
         print(PUBLIC_DEMO_WARNING.format(host=args.host, port=args.port), file=sys.stderr)
         sys.stderr.flush()
@@ -119,6 +127,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"  FreeClimb  {base}/apiserver")
     print(f"  Restcomm   {base}/restcomm/2012-04-24")
     print(f"  docs       {base}/docs")
+    print(f"  network    {base}/_numspec (numspec call / sms / events; loopback clients only)")
     if tls:
         print(f"  TLS CA     {tls.ca} (made for this run; trust it, e.g. curl --cacert FILE)")
     print("demo logins:")
@@ -126,7 +135,8 @@ def main(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     # /docs shows the contract the stubs were generated from, not whatever spec/ holds now.
     bundled = resources.files("numspec.generated").joinpath("openapi.json").read_text(encoding="utf-8")
-    app: Any = guard.guard_app(create_app(store, docs_document=json.loads(bundled)))
+    app: Any = guard.guard_app(create_app(store, docs_document=json.loads(bundled),
+                                      network=Network(store, limits)))
     if not args.quiet:
         app = AccessLog(app)  # outermost, so the guard's own refusals are logged too
     # Everything built so far (the spec, models, routes) lives as long as the process: keep it

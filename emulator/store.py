@@ -215,6 +215,36 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX numbers_application ON numbers(application_id)
             WHERE application_id IS NOT NULL""",
     ),
+    # v6: inbound events. FreeClimb accounts get the secret their webhooks are signed with
+    # (random for the ones an older file holds; the demo account's is fixed in accounts.py),
+    # and every request the emulator sends as the network is logged (emulator.network).
+    (
+        "ALTER TABLE accounts ADD COLUMN signing_secret TEXT",
+        ("UPDATE accounts SET signing_secret = lower(hex(randomblob(20))) "
+         "WHERE provider = 'freeclimb'"),
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            call_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            account_sid TEXT,
+            kind TEXT NOT NULL,
+            step TEXT NOT NULL,
+            method TEXT,
+            url TEXT,
+            request_headers TEXT,
+            request_body TEXT,
+            status INTEGER,
+            content_type TEXT,
+            reply_body TEXT,
+            reply_truncated INTEGER NOT NULL DEFAULT 0,
+            verdict TEXT,
+            verbs TEXT,
+            problem TEXT,
+            elapsed_ms REAL
+        )""",
+        "CREATE INDEX events_call ON events(call_id, id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -16,6 +16,7 @@ examples:
   numspec generate                  write models, clients and server stubs into generated/
   numspec generate --check          exit 1 when generated/ is stale (CI drift gate)
   numspec serve                     run the emulator for both providers on 127.0.0.1:8000
+  numspec call +13125550123 TO      ring a number the running emulator holds (also: sms, events)
   numspec contract --provider freeclimb --url http://127.0.0.1:8000/apiserver --auth ID:KEY
   numspec docs build --out numspec-docs.html
 
@@ -220,6 +221,7 @@ other section or key is refused with an error naming it; nothing is added then.
   [[freeclimb.accounts]]
   account_id = "AC0123456789abcdef0123456789abcdef01234567"   # AC + 40 hex digits
   api_key = "my-api-key"                # the password clients send
+  signing_secret = "my-secret"          # optional: signs its webhooks (default: random)
 
   [[restcomm.accounts]]
   sid = "AC0123456789abcdef0123456789abcd"   # AC + 32 hex digits
@@ -253,10 +255,84 @@ def add_serve_command(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true",
                    help="no access log (by default one line per request: method, path, status, "
                         "ms; never headers or query strings)")
+    p.add_argument("--allow-webhook-host", action="append", default=[], metavar="HOST",
+                   help="also deliver webhooks to this host name, address or network (CIDR), "
+                        "e.g. 10.0.0.0/8 or host.docker.internal; repeatable (default: "
+                        "loopback addresses only)")
+    p.add_argument("--webhook-timeout", type=seconds, default=5.0, metavar="SECONDS",
+                   help="longest wait for a receiver's whole answer before the fallback")
     from numspec.emulator.guard import add_limit_options
 
     add_limit_options(p)
     p.set_defaults(func=_serve)
+
+
+# -- the network: numspec call / sms / events (a running serve's /_numspec endpoints) ----
+NETWORK_EPILOG = """The number's provider decides what is sent: Restcomm to its VoiceUrl/SmsUrl (fallback, status
+callbacks), FreeClimb to its application's URLs, signed. Each step is printed.
+
+exit status: 0 answered (call) or delivered (sms) with a valid reply; 1 placed, but the number
+routes nowhere or every URL failed; 2 bad input, nobody owns TO, or the server is unreachable
+
+example:
+  numspec {name}    (against numspec serve on its default port)
+"""
+EVENTS_EPILOG = """exit status: 0 listed, 2 bad options or the server is unreachable
+
+example:
+  numspec events --limit 20 --json
+"""
+
+
+def _network(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from numspec.emulator import network_cli
+        func: Callable[[argparse.Namespace], int] = getattr(network_cli, name)
+        return func(args)
+    return run
+
+
+def _server_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", default="http://127.0.0.1:8000",
+                   help="the running numspec serve to talk to")
+
+
+def add_call_command(sub: Any) -> None:
+    p = command_parser(sub, "call", help="ring a number on a running emulator",
+                       epilog=NETWORK_EPILOG.format(name="call +13125550123 +13125550100"),
+                       description="Call TO from FROM: the emulator delivers the inbound-call "
+                                   "webhooks as the owning provider does and logs them.")
+    p.add_argument("from_", metavar="FROM", help="the caller, E.164 (e.g. +13125550123)")
+    p.add_argument("to", metavar="TO", help="the number called: one an account owns")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    _server_option(p)
+    p.set_defaults(func=_network("call"))
+
+
+def add_sms_command(sub: Any) -> None:
+    p = command_parser(sub, "sms", help="text a number on a running emulator",
+                       epilog=NETWORK_EPILOG.format(name="sms +13125550123 +13125550100 hello"),
+                       description="Send TEXT to TO from FROM: the emulator delivers the "
+                                   "inbound-message webhook as the owning provider does.")
+    p.add_argument("from_", metavar="FROM", help="the sender, E.164")
+    p.add_argument("to", metavar="TO", help="the number texted: one an account owns")
+    p.add_argument("text", metavar="TEXT", help="the message")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    _server_option(p)
+    p.set_defaults(func=_network("sms"))
+
+
+def add_events_command(sub: Any) -> None:
+    p = command_parser(sub, "events", help="list the webhooks a running emulator sent",
+                       epilog=EVENTS_EPILOG,
+                       description="What the emulator sent as the network (request, reply, "
+                                   "verdict, time), oldest first, grouped by call or message.")
+    p.add_argument("--limit", type=positive, default=100, help="how many of the newest events")
+    p.add_argument("--call", default=None, metavar="ID",
+                   help="only the events of this call or message id (default: all)")
+    p.add_argument("--json", action="store_true", help="print the events as a JSON array")
+    _server_option(p)
+    p.set_defaults(func=_network("events"))
 
 
 def add_contract_command(sub: Any) -> None:
@@ -329,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_lint_command(sub)
     add_generate_command(sub)
     add_serve_command(sub)
+    add_call_command(sub)
+    add_sms_command(sub)
+    add_events_command(sub)
     add_contract_command(sub)
     add_docs_command(sub)
     return parser
