@@ -109,12 +109,18 @@ async def host_problem(url: str, limits: Limits) -> str | None:
     if host in limits.allowed_names:
         return None
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError, ValueError) as error:
-        return f"cannot resolve {host}: {error}"
-    for info in found:
-        address = _plain(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
+        # An address needs no lookup (which would run in a thread of the pool).
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            found = await asyncio.get_running_loop().getaddrinfo(host, port,
+                                                                 type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError, ValueError) as error:
+            return f"cannot resolve {host}: {error}"
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
+    for found_address in addresses:
+        address = _plain(found_address)
         if not address.is_loopback and not any(address in n for n in limits.allowed_networks):
             return (f"{host} is {address}, not loopback and not allowed "
                     "(serve --allow-webhook-host)")

@@ -163,6 +163,8 @@ def build_html(document: Document, try_it_base: str | None = None,
         cards=auth_cards(document, provs, accounts if try_it else None),
         eq=equivalents(document), equivalent_key=EQUIVALENT_KEY, concept_key=CONCEPT_KEY,
         swagger_css=css, swagger_js=js, swagger_version=swagger_version,
+        # numspec serve's /_numspec endpoints, only on a page of the contract it emulates
+        network=any(p.tag in ("freeclimb", "restcomm") for p in provs),
         data={"options": ui_options(try_it), "tryIt": try_it, "providers": documents,
               "contract": document})
 

@@ -414,3 +414,15 @@ def test_signing_secrets_demo_fixed_config_given_others_random(tmp_path: Path) -
     assert secret(store, random_one) == first
     assert accounts.FREECLIMB_DEMO_SIGNING_SECRET in accounts.describe_demo_logins()
     store.close()
+
+
+def test_docs_page_documents_the_network_endpoints_for_this_contract_only() -> None:
+    from numspec.generator.docs import build_html
+
+    page = build_html(DOCUMENT)
+    assert 'id="network"' in page and "POST /_numspec/calls" in page
+    assert "numspec events [--json]" in page and "--allow-webhook-host" in page
+    other = {"openapi": "3.1.0", "info": {"title": "Pets", "version": "1"},
+             "paths": {"/pets": {"get": {"tags": ["pets"], "operationId": "list-pets",
+                                         "responses": {"200": {"description": "ok"}}}}}}
+    assert "/_numspec" not in build_html(other)
