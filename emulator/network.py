@@ -21,7 +21,8 @@ not 2xx or is larger than the cap, or (voice) a reply that is not valid RCML / P
 script is checked, not run: a call lasts one simulated second per verb and nobody waits.
 
 Deliveries go only to loopback addresses, and to the hosts and networks the user allowed
-(``serve --allow-webhook-host``): every address a name resolves to is checked. Proxies from
+(``serve --allow-webhook-host``): every address a name resolves to is checked, and the
+connection goes to the checked address (an allowed name is trusted as it is). Proxies from
 the environment are never used, redirects never followed. Each request is one row of the
 ``events`` table, the newest MAX_EVENTS kept.
 """
@@ -100,31 +101,54 @@ def _plain(address: Address) -> Address:
     return address
 
 
-async def host_problem(url: str, limits: Limits) -> str | None:
-    """Why the emulator must not send to ``url`` (None: it may)."""
+@dataclass(frozen=True)
+class Target:
+    """Where one delivery may connect: ``problem`` says why it may not, and ``address`` is
+    the checked address of a looked-up name, which the connection then uses. Connecting by
+    name again would look it up again, and a second answer (DNS rebinding) could point
+    anywhere."""
+
+    problem: str | None = None
+    address: Address | None = None
+
+
+async def checked_target(url: str, limits: Limits) -> Target:
+    """Whether the emulator may send to ``url``, and to which address."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "not an absolute http or https URL"
+        return Target("not an absolute http or https URL")
     host = parts.hostname.lower().rstrip(".")
     if host in limits.allowed_names:
-        return None
+        return Target()  # the user trusts the name itself, wherever it points
     try:
         # An address needs no lookup (which would run in a thread of the pool).
-        addresses = [ipaddress.ip_address(host)]
+        ipaddress.ip_address(host)
+        addresses, looked_up = [ipaddress.ip_address(host)], False
     except ValueError:
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
             found = await asyncio.get_running_loop().getaddrinfo(host, port,
                                                                  type=socket.SOCK_STREAM)
         except (OSError, UnicodeError, ValueError) as error:
-            return f"cannot resolve {host}: {error}"
+            return Target(f"cannot resolve {host}: {error}")
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
+        looked_up = True
     for found_address in addresses:
         address = _plain(found_address)
         if not address.is_loopback and not any(address in n for n in limits.allowed_networks):
-            return (f"{host} is {address}, not loopback and not allowed "
-                    "(serve --allow-webhook-host)")
-    return None
+            return Target(f"{host} is {address}, not loopback and not allowed "
+                          "(serve --allow-webhook-host)")
+    return Target(address=addresses[0] if looked_up and addresses else None)
+
+
+def _pinned(request: httpx.Request, address: Address) -> httpx.Request:
+    """``request`` sent to ``address``, still naming its host (Host header, TLS name)."""
+    host = request.url.host
+    request.headers["Host"] = request.url.netloc.decode("ascii")
+    if request.url.scheme == "https":
+        request.extensions["sni_hostname"] = host  # also the name the certificate must carry
+    request.url = request.url.copy_with(host=str(address))
+    return request
 
 
 @dataclass
@@ -209,10 +233,11 @@ class Network:
         attempt = Attempt(step, method, url, sent, content.decode())
         started = time.perf_counter()
         try:
-            attempt.problem = await host_problem(url, self.limits)
+            target = await checked_target(url, self.limits)
+            attempt.problem = target.problem
             if attempt.problem is None:
                 async with asyncio.timeout(self.limits.connect_s + self.limits.reply_s):
-                    await self._exchange(attempt, content)
+                    await self._exchange(attempt, content, target.address)
         except TimeoutError:
             attempt.problem = "no whole answer in time"
         except httpx.TimeoutException:
@@ -227,10 +252,12 @@ class Network:
                 attempt.check = check_percl(attempt.reply)
         return attempt
 
-    async def _exchange(self, attempt: Attempt, content: bytes) -> None:
+    async def _exchange(self, attempt: Attempt, content: bytes, address: Address | None) -> None:
         cap = self.limits.max_reply_bytes
         request = self.client().build_request(attempt.method, attempt.url,
                                               headers=attempt.headers, content=content or None)
+        if address is not None:
+            request = _pinned(request, address)
         response = await self.client().send(request, stream=True)
         try:
             attempt.status = response.status_code

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import pytest
 from numspec.emulator import accounts, network
 from numspec.emulator.admin import admin_app
 from numspec.emulator.app import create_app
-from numspec.emulator.network import Limits, Network, host_problem
+from numspec.emulator.network import Limits, Network, checked_target
 from numspec.emulator.store import Store, migrate
 from numspec.generated.runtime import webhook_signature_problem
 
@@ -304,7 +305,7 @@ def test_allowed_hosts_are_checked_by_address() -> None:
         urls = ["http://127.0.0.1:1/", "http://[::1]:1/", "http://192.0.2.7/",
                 "http://[fd00::1]/", "http://receiver.internal/", "http://198.51.100.1/",
                 "ftp://127.0.0.1/", "http://[::ffff:127.0.0.1]/"]
-        return [await host_problem(url, allowed) for url in urls]
+        return [(await checked_target(url, allowed)).problem for url in urls]
 
     found = asyncio.run(problems())
     assert found[:5] == [None] * 5 and found[7] is None
@@ -312,6 +313,37 @@ def test_allowed_hosts_are_checked_by_address() -> None:
     assert found[6] == "not an absolute http or https URL"
     with pytest.raises(ValueError, match="not a host name"):
         Limits.allowing(["bad host/"])
+
+
+def test_a_name_is_looked_up_once_and_the_checked_address_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the first answer is loopback (checked, allowed), every later one an
+    address that is not. The delivery must still go to the address that was checked."""
+    answers: list[str] = []
+    real_lookup = socket.getaddrinfo
+
+    def lookup(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "rebind.numspec.test":
+            return real_lookup(host, port, *args, **kwargs)
+        answers.append("127.0.0.1" if not answers else "192.0.2.10")
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+                 (answers[-1], int(port)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    receiver = Receiver()
+    store = Store(tmp_path / "n.db", inventory_size=10)
+    delivery = Network(store, Limits(connect_s=1.0, reply_s=1.0))
+    with serve(receiver, "/health") as rbase:
+        port = rbase.rsplit(":", 1)[1]
+        receiver.clear()
+        attempt = asyncio.run(delivery.send("status", "GET",
+                                            f"http://rebind.numspec.test:{port}/ok?a=1"))
+    store.close()
+    assert attempt.problem is None and attempt.status == 200, attempt
+    assert answers == ["127.0.0.1"]  # looked up once, by the check
+    assert attempt.url == f"http://rebind.numspec.test:{port}/ok?a=1"  # logged as configured
+    (got,) = receiver.received
+    assert got.headers["host"] == f"rebind.numspec.test:{port}" and got.query == [("a", "1")]
 
 
 def test_admin_endpoints_refuse_clients_not_on_loopback(tmp_path: Path) -> None:
