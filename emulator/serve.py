@@ -74,7 +74,14 @@ def listen(host: str, port: int) -> socket.socket:
 def main(args: argparse.Namespace) -> int:
     import uvicorn
     from numspec.emulator.app import AccessLog, create_app
+    from numspec.emulator.network import Limits, Network
 
+    try:  # a bad option is refused before anything is opened
+        limits = Limits.allowing(getattr(args, "allow_webhook_host", None) or [],
+                                 reply_s=getattr(args, "webhook_timeout", Limits.reply_s))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     options: dict[str, Any] = {} if args.inventory is None else {"inventory_size": args.inventory}
     if getattr(args, "max_numbers_per_account", None):
         options["max_numbers_per_account"] = args.max_numbers_per_account
@@ -99,14 +106,6 @@ def main(args: argparse.Namespace) -> int:
             print(f"error: {args.config}: {exc}", file=sys.stderr)
             return 1
         print(f"added {len(added)} accounts from {args.config}")
-    from numspec.emulator.network import Limits, Network
-
-    try:
-        limits = Limits.allowing(getattr(args, "allow_webhook_host", None) or [],
-                                 reply_s=getattr(args, "webhook_timeout", Limits.reply_s))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     if not is_loopback(args.host):
         print(PUBLIC_DEMO_WARNING.format(host=args.host, port=args.port), file=sys.stderr)
         sys.stderr.flush()

@@ -17,6 +17,8 @@ def numspec(*args: str | Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(("args", "code", "message"), [
     (("serve", "--port", "99999"), 2, "99999 is not a port number"),
     (("serve", "--inventory", "-5"), 2, "-5 must be 1 or more"),
+    (("serve", "--port", "0", "--allow-webhook-host", "bad host/"), 2,
+     "--allow-webhook-host 'bad host/' is not a host name"),
     (("docs", "--port", "70000"), 2, "70000 is not a port number"),
     (("contract", "--provider", "freeclimb", "--url", "http://[::1", "--auth", "a:b"), 2,
      "is not a URL"),

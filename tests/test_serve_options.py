@@ -190,3 +190,28 @@ def test_help_documents_the_config_format() -> None:
     for text in ("[[freeclimb.accounts]]", "[[restcomm.accounts]]", "api_key", "auth_token",
                  "parent_sid", "--quiet", "--tls"):
         assert text in run.stdout
+
+
+def test_allow_webhook_host_widens_where_deliveries_may_go(tmp_path: Path) -> None:
+    """A real serve: an allowed network is tried (and fails to connect: TEST-NET-1 has no
+    host), an address outside it is refused without a connection, and an allowed name is
+    not looked up by the check."""
+    rc = (accounts.RESTCOMM_DEMO.username, accounts.RESTCOMM_DEMO.password)
+    with serve(tmp_path, "--quiet", "--allow-webhook-host", "192.0.2.0/24",
+               "--allow-webhook-host", "receiver.numspec.invalid") as running:
+        pool = _get(running, "/apiserver/AvailablePhoneNumbers", auth=FC_LOGIN).json()
+        number = pool["availablePhoneNumbers"][0]["phoneNumber"]
+        bought = httpx.post(
+            f"{running.base_url}/restcomm/2012-04-24/Accounts/{rc[0]}/IncomingPhoneNumbers.json",
+            auth=rc, timeout=10, data={
+                "PhoneNumber": number, "VoiceUrl": "http://192.0.2.10:9/voice",
+                "VoiceFallbackUrl": "http://198.51.100.7/voice",
+                "StatusCallback": "http://receiver.numspec.invalid:9/status"})
+        assert bought.status_code == 200, bought.text
+        called = httpx.post(f"{running.base_url}/_numspec/calls", timeout=30,
+                            json={"from": "+13125550123", "to": number})
+    assert called.status_code == 200, called.text
+    problems = {e["step"]: e["problem"] or "" for e in called.json()["events"] if "problem" in e}
+    assert problems["voice"] and "not allowed" not in problems["voice"]
+    assert "198.51.100.7 is 198.51.100.7, not loopback and not allowed" in problems["voice-fallback"]
+    assert problems["status:ringing"] and "not allowed" not in problems["status:ringing"]
